@@ -1,0 +1,49 @@
+"""Scalable PyTorch Geometric Temporal: index-batching, sparse DCRNN and Dask DDP."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+install_requires = [
+    "torch>=2.0",
+    "torch_geometric>=2.4",
+    "numpy>=1.24",
+]
+
+monitor = ["psutil>=5.9", "nvidia-ml-py>=12.0", "matplotlib>=3.7", "tqdm>=4.60"]
+dask = ["dask[array]>=2024.1", "distributed>=2024.1"]
+hdf5 = ["pandas>=2.0", "tables>=3.8"]
+gpu = ["dask-cuda>=24.0", "nvidia-ml-py>=12.0"]
+test = ["pytest>=7.0", "scipy>=1.10"] + monitor + dask + hdf5
+
+setup(
+    name="torch-geometric-temporal",
+    version="0.1.0",
+    description=(
+        "Scalable PyTorch Geometric Temporal: memory-lean index-batching, "
+        "sparse batched DCRNN and Dask-launched DDP training for "
+        "spatiotemporal graph neural networks."
+    ),
+    long_description=(HERE / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.10",
+    packages=find_packages(include=["torch_geometric_temporal", "torch_geometric_temporal.*"]),
+    package_data={"torch_geometric_temporal.dataset": ["data/*.json", "data/LICENSE*"]},
+    include_package_data=True,
+    install_requires=install_requires,
+    extras_require={
+        "test": test,
+        "dask": dask,
+        "hdf5": hdf5,
+        "gpu": gpu,
+        "monitor": monitor,
+        "all": sorted(set(test + gpu)),
+    },
+    classifiers=[
+        "License :: OSI Approved :: MIT License",
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,43 @@
+import json
+import subprocess
+import sys
+
+HEAVY = ("dask", "distributed", "pandas", "torch_geometric", "psutil", "pynvml", "matplotlib")
+
+
+def _imported_after(statement: str) -> dict:
+    code = (
+        "import sys, time, json\n"
+        "t = time.perf_counter()\n"
+        f"{statement}\n"
+        "elapsed = time.perf_counter() - t\n"
+        f"heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))\n"
+        "print(json.dumps({'elapsed': elapsed, 'heavy': heavy}))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_package_import_is_light():
+    # torch itself imports pynvml when it is installed; count only what we add.
+    baseline = set(_imported_after("import torch")["heavy"])
+    result = _imported_after(
+        "import torch_geometric_temporal\n"
+        "from torch_geometric_temporal.signal import StaticGraphTemporalSignal\n"
+        "import torch_geometric_temporal.nn, torch_geometric_temporal.dataset"
+    )
+    added = sorted(set(result["heavy"]) - baseline)
+    assert added == [], f"importing the package pulled in {added}"
+    # Not a timing assertion on our code's speed: a sanity bound far above the
+    # ~1.5 s that torch itself takes, catching accidental heavy imports.
+    assert result["elapsed"] < 5.0
+
+
+def test_snapshot_imports_pyg_lazily():
+    result = _imported_after(
+        "from torch_geometric_temporal.signal import StaticGraphTemporalSignal\n"
+        "import numpy as np\n"
+        "s = StaticGraphTemporalSignal(None, None, [np.zeros((2, 1))], [np.zeros(2)])\n"
+        "s[0]"
+    )
+    assert "torch_geometric" in result["heavy"]

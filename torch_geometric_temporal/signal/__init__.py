@@ -1,0 +1,12 @@
+r"""Temporal signals: static graphs with temporal node features."""
+from torch_geometric_temporal.signal.static_graph_temporal_signal import StaticGraphTemporalSignal
+from torch_geometric_temporal.signal.static_graph_temporal_signal_batch import (
+    StaticGraphTemporalSignalBatch,
+)
+from torch_geometric_temporal.signal.train_test_split import temporal_signal_split
+
+__all__ = [
+    "StaticGraphTemporalSignal",
+    "StaticGraphTemporalSignalBatch",
+    "temporal_signal_split",
+]
