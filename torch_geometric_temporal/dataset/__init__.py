@@ -1,2 +1,46 @@
-r"""Datasets: loaders in upstream formats and index-batching."""
-__all__: list = []
+r"""Datasets: loaders in the upstream file formats, and index-batching.
+
+Loaders keep upstream PyTorch Geometric Temporal's class names and methods
+(``get_dataset`` for the base signal, ``get_index_dataset`` for PGT-I's
+index-batching loaders) and add ``get_base_dataset`` (the same batches,
+materialized). Synthetic files in every format come from
+:mod:`torch_geometric_temporal.dataset.synthetic`.
+"""
+from torch_geometric_temporal.dataset.index_batching import (
+    DistributedIndexSampler,
+    IndexDataset,
+    add_time_of_day,
+    chronological_split,
+    fit_statistics,
+    index_dataloader,
+    materialize_windows,
+    standardize_,
+    window_starts,
+)
+from torch_geometric_temporal.dataset.chickenpox import ChickenpoxDatasetLoader
+from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
+from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
+from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
+from torch_geometric_temporal.dataset.pems_all_la import PemsAllLADatasetLoader
+from torch_geometric_temporal.dataset.pems import PemsDatasetLoader
+from torch_geometric_temporal.dataset._windows import SplitLoaders, set_loader_epoch
+
+__all__ = [
+    "ChickenpoxDatasetLoader",
+    "WindmillOutputLargeDatasetLoader",
+    "METRLADatasetLoader",
+    "PemsBayDatasetLoader",
+    "PemsAllLADatasetLoader",
+    "PemsDatasetLoader",
+    "SplitLoaders",
+    "set_loader_epoch",
+    "IndexDataset",
+    "DistributedIndexSampler",
+    "index_dataloader",
+    "window_starts",
+    "chronological_split",
+    "fit_statistics",
+    "materialize_windows",
+    "standardize_",
+    "add_time_of_day",
+]

@@ -1,0 +1,34 @@
+import pytest
+import torch
+
+from torch_geometric_temporal.dataset import PemsDatasetLoader
+from torch_geometric_temporal.dataset.pems import URLS
+
+pytest.importorskip("tables")
+
+
+def test_index_dataset(pems_dir):
+    loader = PemsDatasetLoader(raw_data_dir=pems_dir, download=False)
+    train, val, test, edges, weights, means, stds = loader.get_index_dataset(
+        lags=4, batch_size=5, ratio=(0.6, 0.2, 0.2))
+    x, y = next(iter(val))
+    assert x.shape == (5, 4, 11, 2) and y.shape == (5, 4, 11, 1)
+    starts = [len(loader_.dataset) for loader_ in (train, val, test)]
+    assert sum(starts) == 200 - 8 + 1 and starts[0] == round(193 * 0.6)
+    assert edges.shape[0] == 2 and weights.dtype == torch.float32
+    assert means.shape == (2,) and 0.0 < float(means[1]) < 1.0
+
+
+def test_base_and_mmap_index_agree(pems_dir):
+    loader = PemsDatasetLoader(raw_data_dir=pems_dir)
+    base = loader.get_base_dataset(lags=4, batch_size=50, mmap=True)
+    index = loader.get_index_dataset(lags=4, batch_size=50, mmap=True)
+    for (xb, yb), (xi, yi) in zip(base.train_loader, index.train_loader):
+        assert torch.equal(xb, xi) and torch.equal(yb, yi)
+
+
+def test_missing_offline(tmp_path):
+    with pytest.raises(FileNotFoundError) as info:
+        PemsDatasetLoader(raw_data_dir=tmp_path)
+    assert "pems_cali_adj_mat.pkl" in str(info.value)
+    assert URLS["pems_cali_adj_mat.pkl"] in str(info.value)

@@ -1,0 +1,392 @@
+r"""File handling shared by the dataset loaders.
+
+Where the raw files live (:func:`resolve_data_dir`), fetching a missing file
+only when allowed (:func:`fetch`), checksums (:func:`sha256sum`), zip
+integrity and member extraction (:func:`extract_members`), array checks
+(:func:`check_array`) and a restricted unpickler for DCRNN's adjacency pickle
+(:func:`load_adjacency_pickle`). Library code here never prints; it logs.
+"""
+import codecs
+import hashlib
+import logging
+import os
+import pickle
+import shutil
+import tempfile
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+#: Environment variable naming the root under which each dataset gets a folder.
+DATA_DIR_ENV = "PGT_DATA_DIR"
+#: Environment variable that, when set to ``1``/``true``, forbids downloads.
+OFFLINE_ENV = "PGT_OFFLINE"
+
+
+def default_data_dir(name: str) -> Path:
+    r"""The default folder for the raw files of dataset :obj:`name`.
+
+    ``$PGT_DATA_DIR/<name>`` when :obj:`PGT_DATA_DIR` is set, else
+    ``$XDG_CACHE_HOME/torch_geometric_temporal/<name>`` (``~/.cache`` when
+    :obj:`XDG_CACHE_HOME` is unset). Never the working directory.
+
+    Args:
+        name (str): the dataset's folder name, e.g. ``"metr_la"``.
+    """
+    root = os.environ.get(DATA_DIR_ENV)
+    if root:
+        return Path(root).expanduser().resolve() / name
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
+    return Path(cache).expanduser().resolve() / "torch_geometric_temporal" / name
+
+
+def resolve_data_dir(raw_data_dir: Optional[PathLike], name: str) -> Path:
+    r"""Absolute folder from a user's :obj:`raw_data_dir` (absolute or
+    relative to the working directory), or :func:`default_data_dir`."""
+    if raw_data_dir is None:
+        return default_data_dir(name)
+    return Path(raw_data_dir).expanduser().resolve()
+
+
+def downloads_allowed(download: Optional[bool]) -> bool:
+    r"""Whether a missing file may be downloaded: :obj:`download` when given,
+    else ``True`` unless the :obj:`PGT_OFFLINE` environment variable is set."""
+    if download is not None:
+        return bool(download)
+    return os.environ.get(OFFLINE_ENV, "").strip().lower() not in {"1", "true", "yes", "on"}
+
+
+def sha256sum(path: PathLike, chunk_size: int = 1 << 20) -> str:
+    r"""Hex SHA-256 digest of the file at :obj:`path`, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: PathLike, expected: Optional[str]) -> None:
+    r"""Raise :class:`ValueError` when :obj:`path`'s SHA-256 differs from
+    :obj:`expected` (no check when :obj:`expected` is ``None``)."""
+    if expected is None:
+        return
+    actual = sha256sum(path)
+    if actual != expected.lower():
+        raise ValueError(
+            f"{path} has SHA-256 {actual}, expected {expected}: the file is corrupt or a "
+            f"different version. Delete it and download it again."
+        )
+
+
+def missing_file_error(path: Path, url: Optional[str], why: str = "") -> FileNotFoundError:
+    r"""A :class:`FileNotFoundError` naming the file, its folder and the URL."""
+    where = f"Download it from {url} and save it as {path.name!r} in {str(path.parent)!r}" if url \
+        else f"Place {path.name!r} in {str(path.parent)!r}"
+    reason = f" ({why})" if why else ""
+    return FileNotFoundError(
+        f"Dataset file {str(path)!r} is missing{reason}. {where}, or pass "
+        f"raw_data_dir=<folder holding it> (default folder: ${DATA_DIR_ENV}/<dataset> or "
+        f"~/.cache/torch_geometric_temporal/<dataset>)."
+    )
+
+
+def fetch(path: Path, url: Optional[str], download: Optional[bool],
+          sha256: Optional[str] = None) -> Path:
+    r"""Return :obj:`path`, downloading it from :obj:`url` first when it is
+    missing and downloads are allowed (:func:`downloads_allowed`).
+
+    The download goes to a temporary file in the same folder, is checked
+    against :obj:`sha256` when given, then moved into place atomically.
+
+    Raises:
+        FileNotFoundError: the file is missing and cannot be downloaded; the
+            message names the file, the folder and the URL.
+    """
+    path = Path(path)
+    if path.is_file():
+        return path
+    if url is None or not downloads_allowed(download):
+        raise missing_file_error(path, url, "downloads are disabled" if url else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    download_url = _pyg_download_url()
+    tmp_dir = tempfile.mkdtemp(prefix=".download-", dir=path.parent)
+    try:
+        log.info("Downloading %s to %s", url, path)
+        try:
+            tmp = download_url(url, tmp_dir, log=False, filename=path.name)
+        except Exception as error:  # network errors come in many types
+            raise missing_file_error(path, url, f"download failed: {error}") from error
+        verify_sha256(tmp, sha256)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return path
+
+
+def _pyg_download_url():
+    from torch_geometric_temporal._pyg import pyg
+
+    return pyg("data").download_url
+
+
+def extract_members(zip_path: Path, members: Sequence[str], dest: Path) -> List[Path]:
+    r"""Check the zip at :obj:`zip_path` and extract only :obj:`members`
+    (matched by base name, at any depth in the archive) into :obj:`dest`.
+
+    Every member's CRC is checked (:meth:`zipfile.ZipFile.testzip`) before
+    anything is written; each file is written to a temporary name and moved
+    into place, so a failure never leaves a partial array behind.
+
+    Raises:
+        ValueError: the archive is truncated/corrupt or lacks a member.
+    """
+    dest = Path(dest)
+    try:
+        archive = zipfile.ZipFile(zip_path, "r")
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ValueError(
+            f"{zip_path} is not a readable zip archive ({error}); it is probably truncated. "
+            f"Delete it and download it again."
+        ) from error
+    with archive:
+        try:
+            bad = archive.testzip()
+        except (zipfile.BadZipFile, OSError, EOFError, zlib.error) as error:
+            bad = f"<{error}>"
+        if bad is not None:
+            raise ValueError(
+                f"{zip_path} is corrupt (member {bad} fails its CRC check); delete it and "
+                f"download it again."
+            )
+        by_name = {Path(info.filename).name: info for info in archive.infolist()
+                   if not info.is_dir()}
+        out = []
+        for member in members:
+            if member not in by_name:
+                raise ValueError(
+                    f"{zip_path} has no member {member!r} (it holds {sorted(by_name)}); "
+                    f"is it the right archive?"
+                )
+            target = dest / member
+            _atomic_write_stream(target, archive.open(by_name[member]))
+            out.append(target)
+    return out
+
+
+def _atomic_write_stream(target: Path, stream) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out, stream:
+            for chunk in iter(lambda: stream.read(1 << 22), b""):
+                out.write(chunk)
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_save_npy(path: PathLike, array: np.ndarray) -> None:
+    r"""Write :obj:`array` to ``.npy`` file :obj:`path` atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            np.save(out, array)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def check_array(array: np.ndarray, name: str, shape: Sequence[Optional[int]],
+                kind: str = "fc") -> np.ndarray:
+    r"""Check :obj:`array`'s rank, shape (``None`` = any size) and dtype kind.
+
+    Args:
+        array (np.ndarray): the array to check.
+        name (str): what to call it in the error (e.g. the file path).
+        shape (sequence of int or None): the expected shape.
+        kind (str): accepted :attr:`numpy.dtype.kind` letters (``"f"`` float,
+            ``"i"``/``"u"`` integer, ``"c"`` complex, ``"b"`` bool).
+
+    Raises:
+        ValueError: naming the expected and the actual shape/dtype.
+    """
+    want = "(" + ", ".join("*" if s is None else str(s) for s in shape) + ")"
+    wrong = any(s is not None and s != a for s, a in zip(shape, array.shape))
+    if array.ndim != len(shape) or wrong:
+        raise ValueError(f"{name} has shape {tuple(array.shape)}, expected {want}; the file is "
+                         f"not in the expected format (or belongs to another dataset).")
+    if array.dtype.kind not in kind:
+        raise ValueError(f"{name} has dtype {array.dtype}, expected a numeric dtype of kind "
+                         f"{kind!r}; the file is not in the expected format.")
+    return array
+
+
+def check_finite_sensors(values: np.ndarray, name: str, chunk: int = 4096,
+                         sensor_ids: Optional[Sequence[Any]] = None) -> None:
+    r"""Reject sensors (axis 1 of a ``(T, N, ...)`` array) without any finite
+    reading, and any non-finite value, scanning :obj:`chunk` steps at a time
+    (so a memory-mapped file is never loaded whole).
+
+    Raises:
+        ValueError: naming the offending sensors and how to fix the file.
+    """
+    num_nodes = values.shape[1]
+    any_finite = np.zeros(num_nodes, dtype=bool)
+    bad_count = 0
+    for start in range(0, values.shape[0], chunk):
+        block = np.asarray(values[start:start + chunk])
+        finite = np.isfinite(block)
+        if block.ndim > 2:
+            finite = finite.reshape(finite.shape[0], num_nodes, -1).all(axis=2)
+        any_finite |= finite.any(axis=0)
+        bad_count += int((~finite).sum())
+    dead = np.flatnonzero(~any_finite)
+    if dead.size:
+        labels = dead[:10].tolist()
+        if sensor_ids is not None:
+            labels = [sensor_ids[i] for i in labels]
+        raise ValueError(
+            f"{name}: {dead.size} sensor(s) have no finite reading at all (NaN-only), e.g. "
+            f"{'ids' if sensor_ids is not None else 'columns'} {labels}. Drop them from both "
+            f"the speed file and the adjacency, or fill them (DCRNN stores missing speeds as 0)."
+        )
+    if bad_count:
+        raise ValueError(
+            f"{name}: {bad_count} reading(s) are NaN/inf. Fill them before loading "
+            f"(DCRNN stores missing speeds as 0, e.g. df.fillna(0.0))."
+        )
+
+
+# --------------------------------------------------------------------------- pickle
+
+
+def _allowed_globals() -> Dict[Tuple[str, str], Any]:
+    reconstruct = np.zeros(1).__reduce__()[0]
+    scalar = np.float32(0).__reduce__()[0]
+    allowed: Dict[Tuple[str, str], Any] = {}
+    for module in ("numpy.core.multiarray", "numpy._core.multiarray"):
+        allowed[(module, "_reconstruct")] = reconstruct
+        allowed[(module, "scalar")] = scalar
+    allowed[("numpy", "ndarray")] = np.ndarray
+    allowed[("numpy", "dtype")] = np.dtype
+    # Python 3 writes the bytes of arrays in protocol <= 2 pickles as
+    # _codecs.encode(str, "latin1"): a pure data transform.
+    allowed[("_codecs", "encode")] = codecs.encode
+    for module in ("builtins", "__builtin__"):
+        for name, obj in (("set", set), ("frozenset", frozenset), ("complex", complex),
+                          ("bytearray", bytearray), ("list", list), ("dict", dict),
+                          ("tuple", tuple), ("int", int), ("float", float), ("str", str),
+                          ("bytes", bytes), ("bool", bool)):
+            allowed[(module, name)] = obj
+    return allowed
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    r"""A :class:`pickle.Unpickler` that resolves only the numpy and builtin
+    data types a DCRNN adjacency pickle needs (``ndarray``, ``dtype``, the
+    array reconstructor, numpy scalars, builtin containers, and
+    ``_codecs.encode`` which Python 3 uses for array bytes in protocol 2). Any other global
+    (a class or function) raises :class:`pickle.UnpicklingError` before it is
+    imported, so a pickle cannot run foreign code."""
+
+    _ALLOWED = _allowed_globals()
+
+    def find_class(self, module: str, name: str) -> Any:
+        try:
+            return self._ALLOWED[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(
+                f"refusing to unpickle global {module}.{name}: only numpy arrays/dtypes and "
+                f"builtin containers are allowed in an adjacency pickle"
+            ) from None
+
+
+def restricted_load(path: PathLike, encoding: str = "latin1") -> Any:
+    r"""Unpickle :obj:`path` with :class:`RestrictedUnpickler`.
+
+    Raises:
+        ValueError: the pickle references a disallowed global or is corrupt.
+    """
+    with open(path, "rb") as handle:
+        try:
+            return RestrictedUnpickler(handle, encoding=encoding).load()
+        except pickle.UnpicklingError as error:
+            raise ValueError(f"{path}: {error}. Only DCRNN-style [sensor_ids, id_to_index, "
+                             f"adj] pickles are accepted.") from error
+        except (EOFError, ValueError, TypeError, AttributeError, IndexError) as error:
+            raise ValueError(f"{path} is not a valid pickle ({type(error).__name__}: {error}); "
+                             f"it is probably truncated.") from error
+
+
+def load_adjacency_pickle(path: PathLike, num_nodes: Optional[int] = None,
+                          sha256: Optional[str] = None
+                          ) -> Tuple[List[str], Dict[str, int], np.ndarray]:
+    r"""Load DCRNN's adjacency pickle ``[sensor_ids, id_to_index, adj]``.
+
+    The file is validated before unpickling (exists, non-empty, SHA-256 when
+    :obj:`sha256` is given, a pickle protocol header) and unpickled with
+    :class:`RestrictedUnpickler`; the result's structure is checked after.
+
+    Args:
+        path (str or Path): the ``.pkl`` file.
+        num_nodes (int, optional): the expected number of sensors.
+        sha256 (str, optional): the expected SHA-256 of the file.
+
+    Returns:
+        ``(sensor_ids, id_to_index, adj)`` with ``adj`` a float32 ``(N, N)``
+        array; sensor ids are strings.
+    """
+    path = Path(path)
+    size = path.stat().st_size
+    if size < 2:
+        raise ValueError(f"{path} is empty or truncated ({size} bytes); download it again.")
+    verify_sha256(path, sha256)
+    with open(path, "rb") as handle:
+        head = handle.read(1)
+    if head not in (b"\x80", b"(", b"]", b"}"):
+        raise ValueError(f"{path} does not start like a pickle; is it the adjacency .pkl file?")
+    obj = restricted_load(path)
+    if not (isinstance(obj, (list, tuple)) and len(obj) == 3):
+        raise ValueError(f"{path} holds a {type(obj).__name__}, expected the DCRNN layout "
+                         f"[sensor_ids, id_to_index, adj_mx].")
+    sensor_ids, id_to_index, adj = obj
+    if not isinstance(adj, np.ndarray):
+        raise ValueError(f"{path}: the adjacency (item 2) is a {type(adj).__name__}, "
+                         f"expected a numpy array.")
+    n = adj.shape[0] if adj.ndim == 2 else -1
+    check_array(adj, f"{path} adjacency", (num_nodes or n, num_nodes or n), kind="fiub")
+    if not isinstance(sensor_ids, (list, tuple)) or len(sensor_ids) != adj.shape[0]:
+        raise ValueError(f"{path}: sensor_ids (item 0) must be a list of {adj.shape[0]} ids.")
+    if not isinstance(id_to_index, dict) or len(id_to_index) != adj.shape[0]:
+        raise ValueError(f"{path}: id_to_index (item 1) must be a dict of {adj.shape[0]} ids.")
+    sensor_ids = [str(s) for s in sensor_ids]
+    id_to_index = {str(k): int(v) for k, v in id_to_index.items()}
+    if any(id_to_index.get(s) != i for i, s in enumerate(sensor_ids)):
+        raise ValueError(f"{path}: id_to_index does not map sensor_ids[i] to i.")
+    return sensor_ids, id_to_index, adj.astype(np.float32, copy=False)
+
+
+def dense_to_edges(adj: Union[np.ndarray, "Any"]) -> Tuple["Any", "Any"]:
+    r"""``(edge_index (2, E) long, edge_weight (E,) float)`` torch tensors of
+    the non-zero entries of a dense adjacency, in row-major order (as
+    :func:`torch_geometric.utils.dense_to_sparse`)."""
+    import torch
+
+    from torch_geometric_temporal._pyg import pyg
+
+    adj_t = torch.as_tensor(np.asarray(adj, dtype=np.float32))
+    edge_index, edge_weight = pyg("utils").dense_to_sparse(adj_t)
+    return edge_index, edge_weight.to(torch.float32)

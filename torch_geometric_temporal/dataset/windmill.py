@@ -1,0 +1,158 @@
+r"""Windmill output (large): hourly energy output of 319 windmills."""
+from typing import Any, Optional, Tuple
+
+import numpy as np
+import torch
+
+from torch_geometric_temporal.dataset._files import (
+    PathLike,
+    check_array,
+    fetch,
+    resolve_data_dir,
+)
+from torch_geometric_temporal.dataset._windows import (
+    Device,
+    Ratio,
+    SplitLoaders,
+    WindowedDatasetLoader,
+    as_float32_tensor,
+    split_starts,
+    train_span,
+)
+from torch_geometric_temporal.dataset.chickenpox import check_edges, read_json_dataset
+from torch_geometric_temporal.signal import StaticGraphTemporalSignal
+
+FILENAME = "windmill_output.json"
+#: Argonne Box link used by upstream PGT-I.
+URL = "https://anl.app.box.com/shared/static/wgwb75lt3ty3pv5a15y9bilx1mjhcq59"
+#: Added to the per-windmill std, as upstream.
+EPS = 1e-10
+
+
+class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
+    r"""Hourly energy output of windmills from a European country for more
+    than 2 years (upstream: 319 windmills, 17,472 hours). Vertices are
+    windmills, weighted edges the strength of their relationships; the target
+    is the next hour's output (regression).
+
+    File (upstream layout): ``windmill_output.json`` with ``edges`` ``(E, 2)``,
+    ``weights`` ``(E,)`` and ``block`` ``(T, N)``. Each windmill's series is
+    z-scored (std + 1e-10, as upstream) with statistics of the training
+    period only (the steps read by the first ``ratio[0]`` of the windows),
+    never the test period.
+
+    Args:
+        raw_data_dir (str or Path, optional): folder holding the file (or the
+            file's path); default ``$PGT_DATA_DIR/windmill_large`` or
+            ``~/.cache/torch_geometric_temporal/windmill_large``.
+        index (bool): accepted for upstream compatibility.
+        download (bool, optional): allow downloading a missing file (default:
+            unless ``PGT_OFFLINE`` is set).
+    """
+
+    name = "windmill_large"
+
+    def __init__(self, raw_data_dir: Optional[PathLike] = None, index: bool = False,
+                 download: Optional[bool] = None):
+        self.index = index
+        path = resolve_data_dir(raw_data_dir, self.name)
+        if path.suffix != ".json":
+            path = path / FILENAME
+        self.raw_data_dir = path.parent
+        self.path = fetch(path, URL, download)
+        self._dataset = read_json_dataset(self.path)
+        self._check()
+
+    def _check(self) -> None:
+        name = str(self.path)
+        for key in ("edges", "weights", "block"):
+            if key not in self._dataset:
+                raise ValueError(f"{name} has no {key!r} entry; expected the Windmill JSON "
+                                 f"layout {{'edges', 'weights', 'block'}}.")
+        block = np.asarray(self._dataset["block"], dtype=np.float64)
+        check_array(block, f"{name} 'block'", (None, None), kind="f")
+        edges = check_edges(np.asarray(self._dataset["edges"]), block.shape[1], name)
+        check_array(np.asarray(self._dataset["weights"], dtype=np.float64),
+                    f"{name} 'weights'", (edges.shape[0],), kind="f")
+
+    # -- data --------------------------------------------------------------
+    def read_data(self, mmap: bool = False) -> np.ndarray:
+        r"""The raw series as a float32 ``(T, N, 1)`` array."""
+        return np.asarray(self._dataset["block"], dtype=np.float32)[..., None]
+
+    def read_graph(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        r"""``(edge_index (2, E) long, edge_weight (E,) float)``."""
+        edges = torch.tensor(self._dataset["edges"], dtype=torch.int64).T.contiguous()
+        return edges, torch.tensor(self._dataset["weights"], dtype=torch.float)
+
+    def fit_statistics(self, data: Any, train: np.ndarray, num_timesteps_in: int
+                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+        r"""Per-windmill ``(mean (N,), std (N,) + 1e-10)`` over the training
+        period (steps ``[0, max(train) + T_in)``)."""
+        period = np.asarray(data[:train_span(train, num_timesteps_in), :, 0], dtype=np.float64)
+        mean = period.mean(axis=0)
+        std = period.std(axis=0) + EPS
+        return torch.tensor(mean, dtype=torch.float), torch.tensor(std, dtype=torch.float)
+
+    def standardized(self, data: Any, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        tensor = as_float32_tensor(data)
+        tensor.sub_(mean[:, None]).div_(std[:, None])
+        return tensor
+
+    # -- upstream API --------------------------------------------------------
+    def get_dataset(self, lags: int = 8, ratio: Ratio = (0.7, 0.1, 0.2)
+                    ) -> StaticGraphTemporalSignal:
+        r"""The Windmill Output signal: snapshot ``i`` has ``x`` of shape
+        ``(N, lags)`` (standardized steps ``i..i+lags-1``) and ``y`` of shape
+        ``(N,)`` (step ``i+lags``), ``T - lags`` snapshots as upstream.
+
+        Args:
+            lags (int): number of input hours.
+            ratio (tuple): train/val/test fractions; the statistics come from
+                the first ``ratio[0]`` of the snapshots.
+        """
+        data = self.read_data()
+        train = split_starts(data.shape[0], lags, 1, ratio)[0]
+        mean, std = self.fit_statistics(data, train, lags)
+        series = self.standardized(data, mean, std)[..., 0].numpy()  # (T, N)
+        steps = range(series.shape[0] - lags)
+        features = [series[i:i + lags, :].T for i in steps]
+        targets = [series[i + lags, :].T for i in steps]
+        edges = np.array(self._dataset["edges"]).T
+        weights = np.array(self._dataset["weights"]).T
+        return StaticGraphTemporalSignal(edges, weights, features, targets)
+
+    def get_index_dataset(self, lags: int = 8, batch_size: int = 64, shuffle: bool = False,
+                          allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
+                          dask_batching: bool = False, *,
+                          num_timesteps_in: Optional[int] = None,
+                          num_timesteps_out: Optional[int] = None, device: Device = None,
+                          world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
+                          drop_last: bool = False, num_workers: int = 0) -> SplitLoaders:
+        r"""Index-batching loaders (upstream PGT-I): ``x`` of shape
+        ``(B, T_in, N, 1)``, ``y`` of shape ``(B, T_out, N, 1)``, both lengths
+        :obj:`lags` by default.
+
+        Args: as :meth:`ChickenpoxDatasetLoader.get_index_dataset`.
+
+        Returns:
+            ``(train_loader, val_loader, test_loader, edges, edge_weights,
+            means, stds)``; ``means``/``stds`` per windmill, shape ``(N,)``.
+        """
+        return self._upstream_loaders(
+            "index", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
+            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
+            ddp_rank=ddp_rank, seed=seed, drop_last=drop_last, num_workers=num_workers)
+
+    def get_base_dataset(self, lags: int = 8, batch_size: int = 64, shuffle: bool = False,
+                         allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
+                         dask_batching: bool = False, *,
+                         num_timesteps_in: Optional[int] = None,
+                         num_timesteps_out: Optional[int] = None, device: Device = None,
+                         world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
+                         drop_last: bool = False, num_workers: int = 0) -> SplitLoaders:
+        r"""Like :meth:`get_index_dataset`, with every window materialized."""
+        return self._upstream_loaders(
+            "base", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
+            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
+            ddp_rank=ddp_rank, seed=seed, drop_last=drop_last, num_workers=num_workers)
