@@ -10,6 +10,7 @@ from torch_geometric_temporal.dataset.index_batching import (
     DistributedIndexSampler,
     IndexDataset,
     add_time_of_day,
+    identity_collate,
     chronological_split,
     fit_statistics,
     index_dataloader,
@@ -43,4 +44,5 @@ __all__ = [
     "materialize_windows",
     "standardize_",
     "add_time_of_day",
+    "identity_collate",
 ]

@@ -1,0 +1,335 @@
+r"""Peak memory and epoch time of the data pipeline: base vs index-batching.
+
+Every mode runs in its own Python process (fresh interpreter, so peak RSS is
+not polluted by another mode) on the same synthetic ``(T, N, 2)`` float32 file
+(feature 0 a speed-like signal, feature 1 the time of day), 12-in/12-out
+windows, 70/10/20 chronological split, z-score (of feature 0) fitted on the
+training inputs, ``y`` with all features as upstream PGT-I (``--target 0``: speed
+only), one shuffled training epoch of batches of 64 (no model):
+
+* ``base``      materialize all windows (``materialize_windows``) and iterate
+                ``DataLoader(TensorDataset(X, Y), 64, shuffle=True)``;
+* ``per-item``  upstream-PGT-style index-batching: a ``Dataset`` whose
+                ``__getitem__`` slices one window, default ``DataLoader`` collate;
+* ``ours-ram``  ``IndexDataset`` over the in-RAM array, standardized in place,
+                ``index_dataloader`` (one vectorized gather per batch);
+* ``ours-mmap`` ``IndexDataset`` over ``np.load(path, mmap_mode="r")``, statistics
+                with ``fit_statistics`` (pread chunks), z-score at gather time.
+
+"Pipeline RSS" is the peak RSS during the run (``VmHWM``, reset through
+``/proc/self/clear_refs`` just before) minus the RSS at that moment: the same
+interpreter after imports and after a warm-up of the same pipeline on a tiny
+2000 x 16 x 2 file, so that library code pages and lazy initialisations count
+as baseline, not as data. Epoch times are the best of ``--epochs`` (default 3)
+epochs, wall and CPU (user + system; system time is mostly page faults of
+fresh batch buffers, which depend on the allocator's state).
+
+Usage::
+
+    python benchmarks/bench_index_batching.py --sizes pems-bay,pems
+
+Full PeMS (105,120 x 11,160 x 2, 9.4 GB) is written once, chunk by chunk, to
+``.bench/`` and reused; only ``ours-mmap`` runs at that size (the others need the
+array, or 24 x it, in RAM). ``--max-batches K`` times K batches and extrapolates
+the epoch (labelled "extrapolated").
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SIZES = {  # name: (T, N)
+    "pems-bay": (52116, 325),
+    "pems": (105120, 11160),
+    "tiny": (4000, 50),
+}
+MODES = ["base", "per-item", "ours-ram", "ours-mmap"]
+WARMUP = (2000, 16)  # (T, N) of the warm-up file
+T_IN = T_OUT = 12
+GiB = 2**30
+MiB = 2**20
+
+
+def data_path(args, size):
+    return os.path.join(args.data_dir, f"synthetic_{size}_f32.npy")
+
+
+def ensure_file(path, T, N, F=2, chunk_bytes=256 * MiB):
+    r"""Write the synthetic ``(T, N, F)`` float32 file chunk-wise (reused if present)."""
+    if os.path.exists(path):
+        mm = np.load(path, mmap_mode="r")
+        if mm.shape == (T, N, F) and mm.dtype == np.float32:
+            return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp.npy"
+    rng = np.random.default_rng(0)
+    level = (55 + 10 * rng.random(N)).astype(np.float32)
+    step = max(1, chunk_bytes // (N * F * 4))
+    with open(tmp, "wb") as f:  # plain writes: no mapping, RSS stays at one chunk
+        np.lib.format.write_array_header_1_0(f, {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+            "fortran_order": False, "shape": (T, N, F)})
+        for a in range(0, T, step):
+            b = min(a + step, T)
+            tod = ((np.arange(a, b) % 288) / 288.0).astype(np.float32)
+            chunk = np.empty((b - a, N, F), dtype=np.float32)
+            speed = rng.standard_normal((b - a, N), dtype=np.float32)
+            speed *= 3.0
+            speed += level
+            speed -= (8 * np.sin(2 * np.pi * tod)).astype(np.float32)[:, None]
+            chunk[:, :, 0] = speed
+            chunk[:, :, 1] = tod[:, None]
+            chunk.tofile(f)
+            del chunk, speed
+    os.replace(tmp, path)
+
+
+def rss_now():
+    import psutil
+
+    return psutil.Process().memory_info().rss
+
+
+def peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+
+
+# ----------------------------------------------------------------------------- worker
+def reset_peak_rss():
+    r"""Reset the kernel's peak-RSS mark (``VmHWM``); ``False`` if not permitted."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_since_reset(reset_ok):
+    if reset_ok:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    return peak_rss()
+
+
+def pipeline(mode, path, args, epochs, max_batches):
+    r"""Load, split, fit, (standardize), build the loader, time ``epochs`` epochs."""
+    import torch
+    from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+    from torch_geometric_temporal.dataset.index_batching import (
+        IndexDataset,
+        chronological_split,
+        fit_statistics,
+        index_dataloader,
+        materialize_windows,
+        standardize_,
+        window_starts,
+    )
+
+    t0 = time.perf_counter()
+    data = np.load(path, mmap_mode="r" if mode == "ours-mmap" else None)
+    T, N, F = data.shape
+    starts = window_starts(T, T_IN, T_OUT)
+    train, _, _ = chronological_split(starts)
+    mean, std = fit_statistics(data, train, T_IN, features=[0])
+    g = torch.Generator().manual_seed(0)
+    bs = args.batch_size
+    target = None if args.target == "all" else [int(args.target)]
+
+    if mode == "base":
+        standardize_(data, mean, std)
+        X, Y = materialize_windows(data, starts, T_IN, T_OUT, target_features=target)
+        del data
+        n = len(train)
+        loader = DataLoader(TensorDataset(X[:n], Y[:n]), batch_size=bs, shuffle=True, generator=g)
+    elif mode == "per-item":
+        standardize_(data, mean, std)
+
+        class PerItem(Dataset):  # as upstream PGT's signal/index_dataset.IndexDataset
+            def __init__(self, indices, data, horizon):
+                self.indices, self.data, self.horizon = indices, data, horizon
+
+            def __len__(self):
+                return self.indices.shape[0]
+
+            def __getitem__(self, x):
+                idx = self.indices[x]
+                y_start = idx + self.horizon
+                y = self.data[y_start:y_start + self.horizon]
+                if target is not None:
+                    y = y[..., target]
+                return torch.from_numpy(self.data[idx:y_start]), torch.from_numpy(y)
+
+        loader = DataLoader(PerItem(train, data, T_IN), batch_size=bs, shuffle=True, generator=g)
+    elif mode == "ours-ram":
+        standardize_(data, mean, std)
+        ds = IndexDataset(data, train, T_IN, T_OUT, target_features=target)
+        loader = index_dataloader(ds, bs, shuffle=True, generator=g)
+    elif mode == "ours-mmap":
+        ds = IndexDataset(data, train, T_IN, T_OUT, target_features=target, mean=mean, std=std)
+        loader = index_dataloader(ds, bs, shuffle=True, generator=g)
+    else:
+        raise ValueError(mode)
+    setup_s = time.perf_counter() - t0
+
+    total = len(loader)
+    limit = total if max_batches is None else min(total, max_batches)
+    walls, cpus, splits = [], [], []
+    for _ in range(epochs):  # best of several epochs: the CPU is shared
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        t1, c1 = time.perf_counter(), time.process_time()
+        k, check = 0, 0.0
+        for x, y in loader:
+            check += float(x[0, 0, 0, 0]) + float(y[-1, -1, -1, 0])  # touch every batch
+            k += 1
+            if k >= limit:
+                break
+        walls.append((time.perf_counter() - t1) * total / k)
+        cpus.append((time.process_time() - c1) * total / k)
+        r2 = resource.getrusage(resource.RUSAGE_SELF)
+        splits.append(((r2.ru_utime - r1.ru_utime) * total / k,
+                       (r2.ru_stime - r1.ru_stime) * total / k,
+                       (r2.ru_minflt - r1.ru_minflt) / k))
+    epoch_s, epoch_cpu_s = min(walls), min(cpus)
+    user_s, sys_s, faults = splits[cpus.index(epoch_cpu_s)]
+    return dict(T=T, N=N, F=F, raw_mib=T * N * F * 4 / MiB, setup_s=setup_s, batches=total,
+                timed_batches=k, epoch_s=epoch_s, epoch_cpu_s=epoch_cpu_s, epoch_user_s=user_s,
+                epoch_sys_s=sys_s, faults_per_batch=faults, extrapolated=k < total,
+                checksum=check, batch_shapes=[list(x.shape), list(y.shape)])
+
+
+def worker(args):
+    import psutil  # noqa: F401  (imported before the baseline)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    # Warm-up: the same pipeline on a tiny file, so that the baseline includes the
+    # library code pages and lazy initialisations the pipeline touches (not data).
+    warm = os.path.join(args.data_dir, "warmup_f32.npy")
+    pipeline(args.worker, warm, args, epochs=1, max_batches=3)
+    import gc
+
+    gc.collect()
+    reset_ok = reset_peak_rss()
+    base_rss = rss_now()
+    res = pipeline(args.worker, data_path(args, args.size), args, args.epochs, args.max_batches)
+    peak = peak_rss_since_reset(reset_ok)
+    raw_bytes = res["raw_mib"] * MiB
+    res.update(mode=args.worker, size=args.size, baseline_mib=base_rss / MiB,
+               peak_mib=peak / MiB, pipeline_mib=(peak - base_rss) / MiB,
+               pipeline_x_raw=(peak - base_rss) / raw_bytes, peak_reset=reset_ok)
+    print(json.dumps(res), flush=True)
+
+
+# ----------------------------------------------------------------------------- driver
+def skip_reason(mode, size, T, N, args):
+    raw = T * N * 2 * 4
+    f_y = 2 if args.target == "all" else 1
+    windows = (T - T_IN - T_OUT + 1) * (T_IN * 2 + T_OUT * f_y) * N * 4
+    if mode == "base" and raw + windows > args.ram_budget_gib * GiB:
+        return (f"not run: materialized windows need {windows / GiB:.0f} GiB "
+                f"(> {args.ram_budget_gib} GiB budget; machine has 24 GiB)")
+    if mode in ("per-item", "ours-ram") and raw > args.ram_budget_gib * GiB:
+        return (f"not run: in-RAM array is {raw / GiB:.1f} GiB "
+                f"(> {args.ram_budget_gib} GiB budget on this shared machine)")
+    return None
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sizes", default="pems-bay,pems",
+                   help="comma list of " + ",".join(SIZES))
+    p.add_argument("--modes", default=",".join(MODES))
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-batches", type=int, default=None,
+                   help="time only this many batches per mode and extrapolate the epoch")
+    p.add_argument("--max-batches-pems", type=int, default=None,
+                   help="like --max-batches, for the full-PeMS size only")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    p.add_argument("--epochs", type=int, default=3,
+                   help="timed epochs per mode; the best is reported (full PeMS: 1)")
+    p.add_argument("--target", default="all",
+                   help="target features of y: 'all' (as upstream PGT-I) or a feature index")
+    p.add_argument("--ram-budget-gib", type=float, default=6.0,
+                   help="modes needing more RAM than this are reported, not run")
+    p.add_argument("--data-dir", default=os.path.join(REPO, ".bench"))
+    p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--size", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        return worker(args)
+
+    rows = []
+    load0 = os.getloadavg()[0]
+    for size in args.sizes.split(","):
+        T, N = SIZES[size]
+        t0 = time.perf_counter()
+        ensure_file(os.path.join(args.data_dir, "warmup_f32.npy"), *WARMUP)
+        ensure_file(data_path(args, size), T, N)
+        print(f"# {size}: T={T} N={N} F=2 file ready ({time.perf_counter() - t0:.1f} s)",
+              file=sys.stderr, flush=True)
+        for mode in args.modes.split(","):
+            reason = skip_reason(mode, size, T, N, args)
+            if reason:
+                rows.append(dict(mode=mode, size=size, skipped=reason))
+                continue
+            mb = args.max_batches_pems if (size == "pems" and args.max_batches_pems) \
+                else args.max_batches
+            cmd = [sys.executable, os.path.abspath(__file__), "--worker", mode, "--size", size,
+                   "--batch-size", str(args.batch_size), "--threads", str(args.threads),
+                   "--data-dir", args.data_dir, "--target", args.target]
+            if mb:
+                cmd += ["--max-batches", str(mb)]
+            cmd += ["--epochs", str(1 if size == "pems" else args.epochs)]
+            env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if res.returncode:
+                rows.append(dict(mode=mode, size=size,
+                                 skipped=f"failed (rc {res.returncode}): "
+                                         f"{res.stderr.strip().splitlines()[-1:]}"))
+            else:
+                rows.append(json.loads(res.stdout.strip().splitlines()[-1]))
+            print(f"# {rows[-1]}", file=sys.stderr, flush=True)
+
+    print(f"\nbatch size {args.batch_size}, 12-in/12-out, y features {args.target}, "
+          f"best of {args.epochs} epochs (full PeMS: 1), "
+          f"torch threads {args.threads}, "
+          f"load average before run {load0:.1f} (CPU is shared: wall times "
+          f"include waiting, CPU s does not)\n")
+    print("| size | mode | raw MiB | peak RSS MiB | pipeline RSS MiB (x raw) | setup s "
+          "| epoch wall s | epoch CPU s (user + sys) | page faults / batch | batches "
+          "| speed-up vs per-item (wall / CPU) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    per_item = {r["size"]: r for r in rows if r["mode"] == "per-item" and "skipped" not in r}
+    for r in rows:
+        if "skipped" in r:
+            print(f"| {r['size']} | {r['mode']} | | | {r['skipped']} | | | | | | |")
+            continue
+        nb = f"{r['batches']}"
+        if r["extrapolated"]:
+            nb += f" (extrapolated from {r['timed_batches']})"
+        pi = per_item.get(r["size"])
+        speed = (f"{pi['epoch_s'] / r['epoch_s']:.1f}x / {pi['epoch_cpu_s'] / r['epoch_cpu_s']:.1f}x"
+                 if pi else "")
+        print(f"| {r['size']} | {r['mode']} | {r['raw_mib']:.0f} | {r['peak_mib']:.0f} "
+              f"| {r['pipeline_mib']:.0f} ({r['pipeline_x_raw']:.2f}x) | {r['setup_s']:.1f} "
+              f"| {r['epoch_s']:.2f} | {r['epoch_cpu_s']:.2f} ({r['epoch_user_s']:.2f} + "
+              f"{r['epoch_sys_s']:.2f}) | {r['faults_per_batch']:.0f} | {nb} | {speed} |")
+    base = {r["size"]: r for r in rows if r["mode"] == "base" and "skipped" not in r}
+    for r in rows:
+        if r["mode"].startswith("ours") and r["size"] in base and "skipped" not in r:
+            red = 1 - r["pipeline_mib"] / base[r["size"]]["pipeline_mib"]
+            print(f"\n{r['size']} {r['mode']}: pipeline RSS {100 * red:.1f} % below base")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,549 @@
+import logging
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data.distributed import DistributedSampler
+
+from torch_geometric_temporal.dataset.index_batching import (
+    DistributedIndexSampler,
+    IndexDataset,
+    add_time_of_day,
+    chronological_split,
+    fit_statistics,
+    identity_collate,
+    index_dataloader,
+    materialize_windows,
+    standardize_,
+    window_starts,
+)
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def _series(T=60, N=5, F=3, seed=0, dtype=np.float32):
+    rng = np.random.default_rng(seed)
+    # non-zero means and different scales per feature, like speeds + flows
+    base = rng.standard_normal((T, N, F)) * np.array([5.0, 0.5, 20.0][:F]) + np.array(
+        [60.0, -3.0, 400.0][:F])
+    return base.astype(dtype)
+
+
+def _as_source(data, kind, tmp_path):
+    if kind == "numpy":
+        return data
+    if kind == "torch":
+        return torch.from_numpy(data.copy())
+    path = tmp_path / "series.npy"
+    np.save(path, data)
+    return np.load(path, mmap_mode="r")
+
+
+# --------------------------------------------------------------------------- windows
+def test_window_starts():
+    s = window_starts(10, 3, 2)
+    assert s.dtype == np.int64
+    np.testing.assert_array_equal(s, np.arange(6))
+    np.testing.assert_array_equal(window_starts(10, 3, 2, stride=2), [0, 2, 4])
+    np.testing.assert_array_equal(window_starts(5, 3, 2), [0])
+    assert (window_starts(101, 7, 4, stride=3) + 11 <= 101).all()
+
+
+@pytest.mark.parametrize("args, match", [
+    ((10, 8, 3), "longer than the series"),
+    ((10, 0, 3), "num_timesteps_in"),
+    ((10, 3, -1), "num_timesteps_out"),
+    ((10, 3, 3, 0), "stride"),
+    ((10.0, 3, 3), "integer"),
+])
+def test_window_starts_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        window_starts(*args)
+
+
+def test_chronological_split():
+    s = window_starts(112, 6, 6)  # 101 windows
+    tr, va, te = chronological_split(s)
+    assert (len(tr), len(va), len(te)) == (71, 10, 20)
+    np.testing.assert_array_equal(np.concatenate([tr, va, te]), s)
+    assert tr.max() < va.min() and va.max() < te.min()
+    tr, va, te = chronological_split(s, (0.6, 0.0, 0.4))
+    assert len(va) == 0 and (len(tr), len(te)) == (61, 40)
+    # PGT-I rounding: train and test rounded, validation takes the rest
+    assert [len(p) for p in chronological_split(np.arange(15))] == [10, 2, 3]
+
+
+@pytest.mark.parametrize("ratios, match", [
+    ((0.7, 0.2, 0.2), "sum to 1"),
+    ((0.7, 0.3), "3 entries"),
+    ((1.2, -0.1, -0.1), "non-negative"),
+])
+def test_chronological_split_bad_ratios(ratios, match):
+    with pytest.raises(ValueError, match=match):
+        chronological_split(np.arange(100), ratios)
+
+
+def test_chronological_split_empty():
+    with pytest.raises(ValueError, match="validation split is empty"):
+        chronological_split(np.arange(4))
+    with pytest.raises(ValueError, match="1-D"):
+        chronological_split(np.zeros((3, 3), dtype=np.int64))
+
+
+# --------------------------------------------------------------------------- equality
+CASES = [  # T, N, F, T_in, T_out, stride, target_features
+    (40, 3, 2, 5, 3, 1, None),
+    (57, 4, 3, 4, 7, 2, [0]),
+    (33, 2, 3, 6, 1, 3, [2, 0]),
+    (25, 1, 1, 2, 4, 5, slice(0, 1)),
+    (31, 6, 3, 3, 0, 1, 1),
+]
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+@pytest.mark.parametrize("case", CASES)
+def test_index_batches_equal_materialized(kind, case, tmp_path):
+    T, N, F, t_in, t_out, stride, tf = case
+    raw = _series(T, N, F, seed=T)
+    data = _as_source(raw, kind, tmp_path)
+    starts = window_starts(T, t_in, t_out, stride)
+    X, Y = materialize_windows(raw, starts, t_in, t_out, target_features=tf)
+    f_y = F if tf is None else len(np.arange(F)[tf]) if not isinstance(tf, int) else 1
+    assert X.shape == (len(starts), t_in, N, F) and Y.shape == (len(starts), t_out, N, f_y)
+    # reference from plain slicing
+    for k, s in enumerate(starts):
+        assert np.array_equal(X[k].numpy(), raw[s:s + t_in])
+        ys = raw[s + t_in:s + t_in + t_out]
+        ys = ys if tf is None else ys[..., [tf] if isinstance(tf, int) else tf]
+        assert np.array_equal(Y[k].numpy(), ys)
+
+    ds = IndexDataset(data, starts, t_in, t_out, target_features=tf)
+    assert len(ds) == len(starts)
+    rng = np.random.default_rng(1)
+    for idx in (rng.integers(0, len(ds), 7), np.arange(len(ds)), [len(ds) - 1, 0, 0]):
+        x, y = ds[idx]
+        assert torch.equal(x, X[torch.as_tensor(idx)]) and torch.equal(y, Y[torch.as_tensor(idx)])
+        assert x.is_contiguous() and y.is_contiguous()
+    x, y = ds[2]
+    assert torch.equal(x, X[2]) and torch.equal(y, Y[2])
+    x, y = ds.__getitems__(torch.tensor([3, 1]))
+    assert torch.equal(x, X[[3, 1]]) and torch.equal(y, Y[[3, 1]])
+    x, y = ds[1:6:2]
+    assert torch.equal(x, X[1:6:2]) and torch.equal(y, Y[1:6:2])
+    # materializing from the memmap / torch source gives the same windows
+    X2, Y2 = materialize_windows(data, starts, t_in, t_out, target_features=tf, chunk_windows=3)
+    assert torch.equal(X2, X) and torch.equal(Y2, Y)
+
+
+@pytest.mark.parametrize("shuffle, drop_last", [(True, False), (True, True), (False, False)])
+def test_loader_matches_tensor_dataset(shuffle, drop_last):
+    raw = _series(70, 4, 2)
+    starts = window_starts(70, 6, 4, stride=1)
+    X, Y = materialize_windows(raw, starts, 6, 4, target_features=[0])
+    ds = IndexDataset(raw, starts, 6, 4, target_features=[0])
+    for seed in (0, 7):
+        base = DataLoader(TensorDataset(X, Y), batch_size=8, shuffle=shuffle,
+                          drop_last=drop_last, generator=torch.Generator().manual_seed(seed))
+        ours = index_dataloader(ds, 8, shuffle=shuffle, drop_last=drop_last,
+                                generator=torch.Generator().manual_seed(seed))
+        assert len(base) == len(ours)
+        n = 0
+        for (xb, yb), (xi, yi) in zip(base, ours, strict=True):
+            assert torch.equal(xb, xi) and torch.equal(yb, yi)
+            n += 1
+        assert n == len(base)
+    # two epochs from one generator: still identical (epochs consume the same draws)
+    gb, gi = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    base = DataLoader(TensorDataset(X, Y), batch_size=8, shuffle=True, generator=gb)
+    ours = index_dataloader(ds, 8, shuffle=True, generator=gi)
+    for _ in range(2):
+        for (xb, _), (xi, _) in zip(base, ours, strict=True):
+            assert torch.equal(xb, xi)
+
+
+def test_loader_shuffle_changes_order_and_is_deterministic():
+    raw = _series(70, 2, 1)
+    ds = IndexDataset(raw, window_starts(70, 3, 3), 3, 3)
+    first = [x for x, _ in index_dataloader(ds, 16, shuffle=True,
+                                           generator=torch.Generator().manual_seed(0))]
+    again = [x for x, _ in index_dataloader(ds, 16, shuffle=True,
+                                           generator=torch.Generator().manual_seed(0))]
+    seq = [x for x, _ in index_dataloader(ds, 16)]
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not torch.equal(first[0], seq[0])
+    assert torch.equal(torch.cat(seq), ds[np.arange(len(ds))][0])
+
+
+def test_loader_workers_and_getitems_memmap(tmp_path):
+    raw = _series(50, 3, 2)
+    mm = _as_source(raw, "memmap", tmp_path)
+    starts = window_starts(50, 4, 4)
+    X, Y = materialize_windows(raw, starts, 4, 4)
+    ds = IndexDataset(mm, starts, 4, 4)
+    ours = index_dataloader(ds, 5, num_workers=1)
+    assert torch.equal(torch.cat([x for x, _ in ours]), X)
+    # DataLoader automatic batching with __getitems__ and an identity collate
+    dl = DataLoader(ds, batch_size=5, collate_fn=identity_collate)
+    assert torch.equal(torch.cat([y for _, y in dl]), Y)
+
+
+def test_index_dataloader_bad_input():
+    ds = IndexDataset(_series(30, 2, 1), window_starts(30, 3, 3), 3, 3)
+    with pytest.raises(ValueError, match="shuffle=True or a sampler"):
+        index_dataloader(ds, 4, shuffle=True, sampler=DistributedIndexSampler(ds, 2, 0))
+    with pytest.raises(ValueError, match="batch_size"):
+        index_dataloader(ds, 0)
+
+
+# --------------------------------------------------------------------------- statistics
+@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+@pytest.mark.parametrize("t_in, stride", [(5, 1), (4, 7), (12, 3)])
+def test_fit_statistics_equal_materialized(kind, t_in, stride, tmp_path):
+    raw = _series(90, 4, 3, seed=stride)
+    data = _as_source(raw, kind, tmp_path)
+    train, _, _ = chronological_split(window_starts(90, t_in, 2, stride), (0.6, 0.2, 0.2))
+    X = materialize_windows(raw, train, t_in, 0)[0].double()
+    ref_mean = X.mean(dim=(0, 1, 2))
+    ref_std = X.std(dim=(0, 1, 2), unbiased=False)
+    mean, std = fit_statistics(data, train, t_in, dtype=torch.float64)
+    assert mean.shape == std.shape == (3,)
+    torch.testing.assert_close(mean, ref_mean, rtol=1e-6, atol=0)
+    torch.testing.assert_close(std, ref_std, rtol=1e-6, atol=0)
+    # the stats must differ from the plain full-series stats (weights matter)
+    assert not torch.allclose(mean, torch.from_numpy(raw.astype(np.float64)).mean((0, 1)),
+                              rtol=1e-6, atol=0)
+    _, std_u = fit_statistics(data, train, t_in, unbiased=True, dtype=torch.float64)
+    torch.testing.assert_close(std_u, X.std(dim=(0, 1, 2)), rtol=1e-6, atol=0)
+    m32, _ = fit_statistics(data, train, t_in)
+    assert m32.dtype == torch.float32
+
+
+def test_fit_statistics_features_subset_and_constant(caplog):
+    raw = _series(40, 3, 3)
+    raw[..., 1] = 2.5  # constant feature
+    train = window_starts(40, 4, 4)[:20]
+    mean, std = fit_statistics(raw, train, 4, features=[0, 2])
+    assert mean[1] == 0 and std[1] == 1
+    X = materialize_windows(raw, train, 4, 0)[0].double()
+    torch.testing.assert_close(mean[[0, 2]].double(), X.mean((0, 1, 2))[[0, 2]], rtol=1e-6, atol=0)
+    with caplog.at_level(logging.WARNING):
+        _, std = fit_statistics(raw, train, 4)
+    assert std[1] == 1 and "constant" in caplog.text
+
+
+def test_fit_statistics_large_offset_is_stable():
+    rng = np.random.default_rng(0)
+    raw = (1e4 + rng.standard_normal((80, 3, 1)) * 1e-2).astype(np.float64)
+    train = window_starts(80, 6, 2)
+    X = materialize_windows(raw, train, 6, 0)[0]
+    _, std = fit_statistics(raw, train, 6, dtype=torch.float64)
+    torch.testing.assert_close(std, X.std((0, 1, 2), unbiased=False), rtol=1e-6, atol=0)
+
+
+def test_fit_statistics_nan():
+    raw = _series(40, 3, 2)
+    raw[5, 1, 0] = np.nan
+    raw[7, 2, 1] = np.nan
+    train = window_starts(40, 4, 4)[:20]
+    with pytest.raises(ValueError, match="2 NaN"):
+        fit_statistics(raw, train, 4)
+    mean, std = fit_statistics(raw, train, 4, allow_nan=True, dtype=torch.float64)
+    X = materialize_windows(raw, train, 4, 0, allow_nan=True)[0].double()
+    ref = torch.stack([torch.nanmean(X[..., f]) for f in range(2)])
+    torch.testing.assert_close(mean, ref, rtol=1e-6, atol=0)
+    assert torch.isfinite(std).all()
+
+
+# --------------------------------------------------------------------------- standardization
+@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+def test_gather_time_standardization_bit_identical(kind, tmp_path):
+    raw = _series(64, 4, 3, seed=3)
+    starts = window_starts(64, 5, 6, stride=2)
+    train, _, _ = chronological_split(starts)
+    mean, std = fit_statistics(raw, train, 5, features=[0, 2])
+    # base: standardize in place, then materialize
+    z = raw.copy()
+    assert standardize_(z, mean, std) is z
+    X, Y = materialize_windows(z, starts, 5, 6, target_features=[2, 0])
+    # index mode with gather-time standardization on an unstandardized source
+    ds = IndexDataset(_as_source(raw, kind, tmp_path), starts, 5, 6, target_features=[2, 0],
+                      mean=mean, std=std)
+    x, y = ds[np.arange(len(ds))[::-1].copy()]
+    assert torch.equal(x, X.flip(0)) and torch.equal(y, Y.flip(0))
+    # materialize with mean/std gives the same too, and feature 1 is untouched
+    X2, _ = materialize_windows(raw, starts, 5, 6, mean=mean, std=std)
+    assert torch.equal(X2, X)
+    assert np.array_equal(z[..., 1], raw[..., 1])
+    # torch in-place standardization gives the same bits as numpy
+    t = torch.from_numpy(raw.copy())
+    standardize_(t, mean.double(), std.double())  # cast to the data dtype first
+    assert np.array_equal(t.numpy(), z)
+    np.testing.assert_allclose(z[..., 0], (raw[..., 0] - mean[0].item()) / std[0].item(),
+                               rtol=1e-5, atol=1e-5)
+
+
+def test_standardize_bad_input(tmp_path):
+    mm = _as_source(_series(20, 2, 2), "memmap", tmp_path)
+    with pytest.raises(ValueError, match="read-only.*gather time"):
+        standardize_(mm, torch.zeros(2), torch.ones(2))
+    with pytest.raises(ValueError, match="F = 2"):
+        standardize_(_series(20, 2, 2), torch.zeros(3), torch.ones(3))
+    with pytest.raises(ValueError, match="floating"):
+        standardize_(np.zeros((4, 2, 2), dtype=np.int64), torch.zeros(2), torch.ones(2))
+
+
+# --------------------------------------------------------------------------- time of day
+def test_add_time_of_day(tmp_path):
+    T, N = 300, 3
+    raw = _series(T, N, 1)
+    ts = np.datetime64("2017-01-01T23:00") + np.arange(T) * np.timedelta64(5, "m")
+    out = add_time_of_day(raw, ts)
+    assert out.shape == (T, N, 2) and out.dtype == raw.dtype
+    assert np.array_equal(out[..., :1], raw)
+    # DCRNN generate_training_data formula, tiled over nodes
+    tod = (ts - ts.astype("datetime64[D]")) / np.timedelta64(1, "D")
+    ref = np.tile(tod, [1, N, 1]).transpose((2, 1, 0))[..., 0].astype(np.float32)
+    assert np.array_equal(out[..., 1], ref)
+    assert out[12, 0, 1] == 0.0 and 0 <= out[..., 1].min() and out[..., 1].max() < 1
+    # steps_per_day gives the same; torch source and preallocated memmap output
+    out2 = np.lib.format.open_memmap(tmp_path / "tod.npy", mode="w+", dtype=np.float32,
+                                     shape=(T, N, 2))
+    res = add_time_of_day(torch.from_numpy(raw), steps_per_day=288, start_step=276, out=out2)
+    assert res is out2 and np.array_equal(np.load(tmp_path / "tod.npy"), out)
+    t_out = add_time_of_day(torch.from_numpy(raw), steps_per_day=288, start_step=276)
+    assert isinstance(t_out, torch.Tensor) and np.array_equal(t_out.numpy(), out)
+    mm = _as_source(raw, "memmap", tmp_path)  # read-only memmap source, read in chunks
+    assert np.array_equal(add_time_of_day(mm, ts), out)
+
+
+def test_add_time_of_day_bad_input():
+    raw = _series(10, 2, 1)
+    with pytest.raises(ValueError, match="exactly one"):
+        add_time_of_day(raw)
+    with pytest.raises(ValueError, match="timestamps has 3"):
+        add_time_of_day(raw, np.arange(3).astype("datetime64[m]"))
+    with pytest.raises(ValueError, match="out must have shape"):
+        add_time_of_day(raw, steps_per_day=288, out=np.empty((10, 2, 1), np.float32))
+
+
+# --------------------------------------------------------------------------- sampler
+@pytest.mark.parametrize("n, replicas, drop_last", [(40, 4, False), (43, 4, False),
+                                                    (43, 4, True), (5, 3, False), (7, 1, False)])
+def test_distributed_sampler(n, replicas, drop_last):
+    for epoch in (0, 1):
+        parts = []
+        for r in range(replicas):
+            smp = DistributedIndexSampler(n, replicas, r, shuffle=True, seed=5, drop_last=drop_last)
+            smp.set_epoch(epoch)
+            idx = list(smp)
+            assert len(idx) == len(smp)
+            # same indices as torch's DistributedSampler
+            ref = DistributedSampler(range(n), replicas, r, shuffle=True, seed=5,
+                                     drop_last=drop_last)
+            ref.set_epoch(epoch)
+            assert idx == list(ref)
+            parts.append(idx)
+        assert len({len(p) for p in parts}) == 1  # every rank runs the same number of steps
+        flat = np.concatenate(parts)
+        if n % replicas == 0:
+            assert sorted(flat.tolist()) == list(range(n))  # each index exactly once
+        elif drop_last:
+            assert len(set(flat.tolist())) == len(flat) == n - n % replicas
+        else:
+            assert set(flat.tolist()) == set(range(n))
+            assert len(flat) == replicas * -(-n // replicas)
+    s0 = DistributedIndexSampler(40, 2, 0, seed=1)
+    e0 = list(s0)
+    s0.set_epoch(1)
+    assert list(s0) != e0
+    s0.set_epoch(0)
+    assert list(s0) == e0
+    assert list(DistributedIndexSampler(10, 2, 1, shuffle=False)) == [1, 3, 5, 7, 9]
+
+
+def test_distributed_sampler_with_loader():
+    raw = _series(80, 3, 2)
+    starts = window_starts(80, 4, 4)
+    X, _ = materialize_windows(raw, starts, 4, 4)
+    ds = IndexDataset(raw, starts, 4, 4)
+    seen = []
+    for r in range(3):
+        smp = DistributedIndexSampler(ds, 3, r, seed=2)
+        smp.set_epoch(4)
+        loader = index_dataloader(ds, 6, sampler=smp)
+        for (x, _), idx in zip(loader, np.array_split(smp.indices(), range(6, len(smp), 6))):
+            assert torch.equal(x, X[idx])
+        seen.append(smp.indices())
+    assert set(np.concatenate(seen).tolist()) == set(range(len(ds)))
+
+
+def test_distributed_sampler_bad_input():
+    with pytest.raises(ValueError, match="rank"):
+        DistributedIndexSampler(10, 2, 2)
+    with pytest.raises(ValueError, match="empty"):
+        DistributedIndexSampler(0, 1, 0)
+    with pytest.raises(ValueError, match="drop_last"):
+        DistributedIndexSampler(2, 3, 0, drop_last=True)
+    assert DistributedIndexSampler(10).num_replicas == 1  # no process group: single rank
+
+
+# --------------------------------------------------------------------------- bad input
+def test_dataset_bad_input(tmp_path):
+    raw = _series(30, 2, 2)
+    with pytest.raises(ValueError, match="ndim=2"):
+        IndexDataset(raw[:, :, 0], window_starts(30, 3, 3), 3, 3)
+    with pytest.raises(ValueError, match="ndim=4"):
+        materialize_windows(raw[None], [0], 3, 3)
+    with pytest.raises(ValueError, match="longer than the series"):
+        IndexDataset(raw, [0], 20, 11)
+    with pytest.raises(ValueError, match="starts is empty"):
+        IndexDataset(raw, np.array([], dtype=np.int64), 3, 3)
+    with pytest.raises(ValueError, match=r"s \+ 3 \+ 3 <= T"):
+        IndexDataset(raw, [0, 25], 3, 3)
+    with pytest.raises(ValueError, match="out of range"):
+        IndexDataset(raw, [0], 3, 3, target_features=[2])
+    with pytest.raises(ValueError, match="both mean and std"):
+        IndexDataset(raw, [0], 3, 3, mean=torch.zeros(2))
+    with pytest.raises(ValueError, match="numpy array"):
+        IndexDataset(raw.tolist(), [0], 3, 3)
+    ds = IndexDataset(raw, [0, 1], 3, 3)
+    with pytest.raises(IndexError):
+        ds[[0, 2]]
+    with pytest.raises(IndexError):
+        ds[5]
+
+
+def test_dataset_nan(tmp_path):
+    raw = _series(30, 2, 2)
+    raw[10, 0, 1] = np.nan
+    raw[11, 1, 1] = np.inf
+    starts = window_starts(30, 3, 3)
+    with pytest.raises(ValueError, match="1 NaN and 1 infinite.*allow_nan=True"):
+        IndexDataset(raw, starts, 3, 3)
+    with pytest.raises(ValueError, match="NaN"):
+        IndexDataset(torch.from_numpy(raw), starts, 3, 3)
+    ds = IndexDataset(raw, starts, 3, 3, allow_nan=True)
+    assert torch.isnan(ds[8][0]).any()
+    with pytest.raises(ValueError, match="1 NaN and 1 infinite"):
+        materialize_windows(raw, starts, 3, 3)
+    X, _ = materialize_windows(raw, starts, 3, 3, allow_nan=True)
+    x8 = ds[[8]][0]
+    assert torch.equal(torch.isnan(X[[8]]), torch.isnan(x8))
+    assert torch.equal(torch.nan_to_num(X[[8]]), torch.nan_to_num(x8))
+    materialize_windows(raw, starts[:5], 3, 3)  # rows 0..9 are finite: fine
+    # memmap: checked per batch, no full-file scan at construction
+    mm = IndexDataset(_as_source(raw, "memmap", tmp_path), starts, 3, 3)
+    mm[[0, 1]]
+    with pytest.raises(ValueError, match="memory-mapped"):
+        mm[[0, 9]]
+
+
+def test_memmap_variants(tmp_path, caplog):
+    raw = _series(40, 3, 2)
+    mm = _as_source(raw, "memmap", tmp_path)
+    starts = window_starts(30, 3, 3)
+    X, Y = materialize_windows(raw[5:35], starts, 3, 3)
+    with caplog.at_level(logging.WARNING):
+        ds = IndexDataset(mm[5:35], starts, 3, 3)  # sliced memmap: mapping fallback
+    assert "sliced" in caplog.text
+    assert torch.equal(ds[np.arange(len(ds))][1], Y)
+    ram = IndexDataset(mm, window_starts(40, 3, 3), 3, 3, device="cpu")  # loaded once
+    assert isinstance(ram.data, torch.Tensor)
+    assert torch.equal(ram[[5]][0], X[[0]])
+
+
+# --------------------------------------------------------------------------- GPU
+@cuda
+@pytest.mark.gpu
+@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+def test_gpu_index_batching(kind, tmp_path):
+    raw = _series(50, 4, 3)
+    starts = window_starts(50, 5, 4, stride=2)
+    mean, std = fit_statistics(raw, starts, 5)
+    X, Y = materialize_windows(raw, starts, 5, 4, target_features=[2, 0], mean=mean, std=std)
+    ds = IndexDataset(_as_source(raw, kind, tmp_path), starts, 5, 4, target_features=[2, 0],
+                      mean=mean, std=std, device="cuda")
+    assert ds.device.type == "cuda" and ds.data.is_cuda
+    x, y = ds[[3, 0, 1]]
+    assert x.is_cuda and torch.equal(x.cpu(), X[[3, 0, 1]]) and torch.equal(y.cpu(), Y[[3, 0, 1]])
+    g_mean, g_std = fit_statistics(torch.from_numpy(raw).cuda(), starts, 5)
+    torch.testing.assert_close(g_mean, mean, rtol=1e-6, atol=0)
+    torch.testing.assert_close(g_std, std, rtol=1e-6, atol=0)
+    z = torch.from_numpy(raw).cuda()
+    standardize_(z, mean, std)
+    Xg, _ = materialize_windows(z, starts, 5, 4)
+    assert torch.equal(Xg.cpu(), X)
+    loader = index_dataloader(ds, 4, shuffle=True, generator=torch.Generator().manual_seed(0))
+    assert all(xb.is_cuda for xb, _ in loader)
+
+
+def test_memmap_copy_on_write_and_dtype(tmp_path):
+    raw = _series(30, 2, 2)
+    path = tmp_path / "cow.npy"
+    np.save(path, raw)
+    cow = np.load(path, mmap_mode="c")
+    cow[:] = 1.0  # private changes, not in the file: must be what the dataset serves
+    ds = IndexDataset(cow, [0, 3], 3, 3)
+    assert torch.equal(ds[[1]][0], torch.ones(1, 3, 2, 2))
+    with pytest.raises(ValueError, match="byte-order"):
+        IndexDataset(raw.astype(">f4"), [0], 3, 3)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            IndexDataset(raw, [0], 3, 3, device="cuda")
+
+
+def test_fit_statistics_ignores_rows_outside_training_windows():
+    raw = _series(60, 3, 2)
+    train = window_starts(60, 3, 2, stride=6)[:5]  # inputs cover [0,3), [6,9), ...
+    raw[4, 0, 0] = np.nan  # in no training input window: not an error
+    raw[50, 1, 1] = np.nan  # after the training windows
+    X = materialize_windows(raw, train, 3, 0, allow_nan=True)[0].double()
+    assert not torch.isnan(X).any()
+    mean, std = fit_statistics(raw, train, 3, dtype=torch.float64)
+    torch.testing.assert_close(mean, X.mean((0, 1, 2)), rtol=1e-6, atol=0)
+    torch.testing.assert_close(std, X.std((0, 1, 2), unbiased=False), rtol=1e-6, atol=0)
+
+
+def test_bad_indices():
+    ds = IndexDataset(_series(30, 2, 1), window_starts(30, 3, 3), 3, 3)
+    with pytest.raises(ValueError, match="integers"):
+        ds[[True, False]]
+    with pytest.raises(ValueError, match="1-D"):
+        ds[np.zeros((2, 2), dtype=np.int64)]
+    assert torch.equal(ds[-1][0], ds[[len(ds) - 1]][0][0])
+
+
+@pytest.mark.parametrize("kind", ["numpy", "memmap"])
+def test_batch_buffers_recycled_only_when_unused(kind, tmp_path):
+    raw = _series(60, 3, 2)
+    starts = window_starts(60, 4, 4)
+    X, Y = materialize_windows(raw, starts, 4, 4)
+    ds = IndexDataset(_as_source(raw, kind, tmp_path), starts, 4, 4, target_features=[1])
+    x1, y1 = ds[[0, 1, 2]]
+    keep = x1[1]  # a view keeps the buffer alive
+    arr = y1.numpy()  # so does a numpy view
+    del x1, y1
+    x2, y2 = ds[[5, 6, 7]]
+    assert torch.equal(keep, X[1]) and np.array_equal(arr, Y[[0, 1, 2]][..., 1:].numpy())
+    ptr2 = x2.data_ptr()
+    del keep, arr
+    x3, _ = ds[[9, 10, 11]]  # the first buffer is free again: reused, not the live one
+    assert x3.data_ptr() != ptr2 and torch.equal(x2, X[[5, 6, 7]])
+    del x2, y2
+    x4, y4 = ds[[3, 4, 8]]
+    assert x4.data_ptr() == ptr2  # recycled
+    assert torch.equal(x4, X[[3, 4, 8]]) and torch.equal(y4, Y[[3, 4, 8]][..., 1:])
+    assert torch.equal(x3, X[[9, 10, 11]])
+    ds.release_buffers()
+    x5, _ = ds[[3, 4, 8]]
+    assert x5.data_ptr() != ptr2 and torch.equal(x4, x5)
+
+
+def test_bfloat16_and_float64_sources():
+    raw = _series(30, 2, 2, dtype=np.float64)
+    starts = window_starts(30, 3, 2)
+    for t in (torch.from_numpy(raw).to(torch.bfloat16), torch.from_numpy(raw)):
+        ds = IndexDataset(t, starts, 3, 2, target_features=0)
+        x, y = ds[[4, 1]]
+        assert x.dtype == t.dtype and torch.equal(x[1], t[1:4]) and torch.equal(y[0], t[7:9, :, :1])
