@@ -1,0 +1,211 @@
+"""End-to-end runs of every ``scalability_testing`` script on tiny synthetic
+data (``--max-batches``), CSV contents, base/index equality and exact resume
+after a SIGKILL mid-epoch."""
+import importlib.util
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from torch_geometric_temporal.train.stats import (
+    PER_EPOCH_COLUMNS,
+    STATS_COLUMNS,
+    SYSTEM_COLUMNS,
+    TEST_METRICS_COLUMNS,
+    read_csv,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scalability_testing"
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(f"_script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def header(path):
+    with open(path) as f:
+        return f.readline().strip().split(",")
+
+
+def check_outputs(out_dir, epochs, gpu=False):
+    out_dir = Path(out_dir)
+    assert header(out_dir / "stats.csv") == STATS_COLUMNS
+    stats = read_csv(out_dir / "stats.csv")
+    assert len(stats) == 1
+    row = stats[0]
+    for col in ("preprocessing_seconds", "training_seconds", "total_seconds", "best_train_mae",
+                "best_val_mae", "test_mae", "test_rmse", "system_memory_total_mb",
+                "system_memory_peak_mb", "process_rss_peak_mb"):
+        value = float(row[col])
+        assert math.isfinite(value) and value >= 0, (col, row[col])
+    assert float(row["total_seconds"]) >= float(row["preprocessing_seconds"])
+    assert 0 < float(row["process_rss_peak_mb"]) <= float(row["system_memory_total_mb"])
+    assert float(row["best_val_mae"]) > 0
+    if not gpu:  # no GPU: GPU columns are empty, not zeros
+        assert row["gpu_memory_total_mb"] == "" and row["gpu_memory_peak_mb"] == ""
+
+    assert header(out_dir / "per_epoch_stats.csv") == PER_EPOCH_COLUMNS
+    epochs_rows = read_csv(out_dir / "per_epoch_stats.csv")
+    assert [int(r["epoch"]) for r in epochs_rows] == list(range(1, epochs + 1))
+    for r in epochs_rows:
+        assert float(r["runtime_seconds"]) > 0
+        assert float(r["train_mae"]) > 0 and float(r["val_mae"]) > 0
+    assert min(float(r["train_mae"]) for r in epochs_rows) == pytest.approx(float(row["best_train_mae"]))
+    assert min(float(r["val_mae"]) for r in epochs_rows) == pytest.approx(float(row["best_val_mae"]))
+
+    assert header(out_dir / "system_stats.csv") == SYSTEM_COLUMNS
+    samples = read_csv(out_dir / "system_stats.csv")
+    assert len(samples) >= 1
+    for s in samples:
+        assert len(s["timestamp"]) == 19
+        assert float(s["process_rss_mb"]) > 0
+        assert 0 < float(s["system_memory_used_mb"]) <= float(s["system_memory_total_mb"])
+        if not gpu:
+            assert s["gpu_memory_used_mb"] == "" and s["gpu_memory_total_mb"] == ""
+
+    assert header(out_dir / "test_metrics.csv") == TEST_METRICS_COLUMNS
+    test_rows = read_csv(out_dir / "test_metrics.csv")
+    assert test_rows[-1]["horizon"] == "all"
+    assert float(test_rows[-1]["mae"]) == pytest.approx(float(row["test_mae"]))
+    assert os.path.isfile(out_dir / "checkpoint.pt")
+    return row, epochs_rows
+
+
+@pytest.fixture
+def data_dirs(chickenpox_path, windmill_path, metr_la_dir, pems_bay_dir, pems_all_la_dir, pems_dir):
+    return {
+        "chicken_pox_main": chickenpox_path,
+        "windmill_main": windmill_path,
+        "metr_la_main": metr_la_dir,
+        "pems_bay_main": pems_bay_dir,
+        "pems_all_la_main": pems_all_la_dir,
+        "pems_main": pems_dir,
+    }
+
+
+@pytest.mark.parametrize("script,mode,model", [
+    ("chicken_pox_main", "index", "batched"),
+    ("windmill_main", "base", "batched"),
+    ("metr_la_main", "index", "seq2seq"),
+    ("pems_bay_main", "base", "batched"),
+    ("pems_all_la_main", "index", "batched"),
+    ("pems_main", "index", "seq2seq"),
+])
+def test_script_end_to_end(script, mode, model, data_dirs, tmp_path):
+    module = load_script(script)
+    out = tmp_path / "out"
+    argv = ["--mode", mode, "--model", model, "--data-dir", str(data_dirs[script]), "--epochs", "2",
+            "--batch-size", "8", "--max-batches", "2", "--out-dir", str(out), "-q", "--threads", "1"]
+    if model == "seq2seq":
+        argv += ["--hidden", "8", "--layers", "1"]
+    result = module.main(argv)
+    row, _ = check_outputs(out, epochs=2)
+    assert row["dataset"] == module.SPEC.name and row["mode"] == mode and row["model"] == model
+    assert result["test_mae"] == pytest.approx(float(row["test_mae"]))
+    assert len(result["test"]["mae_per_step"]) == module.SPEC.num_timesteps_out
+
+
+def test_mmap_and_bool_spellings(metr_la_dir, tmp_path):
+    module = load_script("metr_la_main")
+    out = tmp_path / "out"
+    module.main(["-m", "index", "--mmap", "-d", "false", "-g", "False", "--data-dir", str(metr_la_dir),
+                 "-e", "1", "-bs", "8", "--max-batches", "1", "--out-dir", str(out), "-q", "--threads", "1"])
+    check_outputs(out, epochs=1)
+
+
+def test_bad_arguments(tmp_path):
+    module = load_script("chicken_pox_main")
+    with pytest.raises(SystemExit):
+        module.main(["--mode", "fast"])
+    with pytest.raises(SystemExit):
+        module.main(["--gpu", "maybe"])
+
+
+def test_base_and_index_modes_identical(metr_la_dir, tmp_path):
+    module = load_script("metr_la_main")
+    rows = {}
+    for mode in ("base", "index"):
+        out = tmp_path / mode
+        module.main(["--mode", mode, "--data-dir", str(metr_la_dir), "--epochs", "2", "--batch-size", "16",
+                     "--max-batches", "3", "--out-dir", str(out), "--seed", "3", "-q", "--threads", "1"])
+        rows[mode] = read_csv(out / "per_epoch_stats.csv")
+        rows[mode + "_stats"] = read_csv(out / "stats.csv")[0]
+    for b, i in zip(rows["base"], rows["index"]):
+        assert b["train_mae"] == i["train_mae"] and b["val_mae"] == i["val_mae"]
+    assert rows["base_stats"]["test_mae"] == rows["index_stats"]["test_mae"]
+
+
+KILLER = textwrap.dedent("""
+    import importlib.util, os, signal, sys
+    spec = importlib.util.spec_from_file_location("m", sys.argv[1])
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+
+    class Kill:
+        def on_batch_end(self, trainer, epoch, batch_idx):
+            if epoch == 2 and batch_idx == 1:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    if sys.argv[2] == "kill":
+        m.main(sys.argv[4:] + ["--out-dir", sys.argv[3]], callbacks=[Kill()])
+    else:  # resume the killed run, then an uninterrupted run, in one fresh process
+        m.main(sys.argv[4:] + ["--out-dir", sys.argv[2], "--resume"])
+        m.main(sys.argv[4:] + ["--out-dir", sys.argv[3]])
+""")
+
+
+def test_kill_mid_epoch_then_resume_matches_uninterrupted(metr_la_dir, tmp_path):
+    script = SCRIPTS / "metr_la_main.py"
+    common = ["--mode", "index", "--data-dir", str(metr_la_dir), "--epochs", "3", "--batch-size", "16",
+              "--max-batches", "3", "--lr-milestones", "2", "--seed", "5", "-q", "--threads", "1"]
+    # fresh processes, as a user would run them (a process that ran other
+    # tests may differ in the last bits of float rounding)
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", KILLER, str(script), *map(str, args), *common],
+        capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+
+    killed, full = tmp_path / "killed", tmp_path / "full"
+    proc = run("kill", killed)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert [r["epoch"] for r in read_csv(killed / "per_epoch_stats.csv")] == ["1"]
+    assert not (killed / "stats.csv").exists()
+
+    proc = run(killed, full)
+    assert proc.returncode == 0, proc.stderr
+
+    resumed_rows, full_rows = (read_csv(d / "per_epoch_stats.csv") for d in (killed, full))
+    assert [r["epoch"] for r in resumed_rows] == ["1", "2", "3"]
+    for a, b in zip(resumed_rows, full_rows):
+        assert (a["train_mae"], a["val_mae"], a["lr"]) == (b["train_mae"], b["val_mae"], b["lr"])
+    a, b = (read_csv(d / "stats.csv")[0] for d in (killed, full))
+    for col in ("best_train_mae", "best_val_mae", "test_mae", "test_rmse", "test_mape"):
+        assert a[col] == b[col], col
+    check_outputs(killed, epochs=3)
+
+
+def test_resume_without_checkpoint_is_clear(tmp_path):
+    module = load_script("chicken_pox_main")
+    with pytest.raises(FileNotFoundError, match="drop --resume"):
+        module.main(["--out-dir", str(tmp_path / "none"), "--resume", "-e", "1", "-q"])
+
+
+def test_readme_main_job_command(tmp_path):
+    """The README / ``make run`` command shape, as a real process, on the
+    shipped Chickenpox data (1 epoch here)."""
+    out = tmp_path / "chickenpox"
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPTS / "chicken_pox_main.py"), "--mode", "index", "--out-dir", str(out),
+         "--epochs", "1", "--threads", "1"],
+        capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+    assert proc.returncode == 0, proc.stderr
+    row, _ = check_outputs(out, epochs=1)
+    assert row["dataset"] == "chickenpox" and row["mode"] == "index" and row["model"] == "batched"
+

@@ -1,0 +1,319 @@
+r"""Shared command line and experiment runner of the ``scalability_testing``
+scripts.
+
+Every script is a :class:`DatasetSpec` plus two lines::
+
+    SPEC = DatasetSpec(name="chickenpox", loader="torch_geometric_temporal.dataset."
+                       "chickenpox:ChickenpoxDatasetLoader", ...)
+
+    def main(argv=None, callbacks=()):
+        return run_experiment(SPEC, parse_args(SPEC, argv), callbacks=callbacks)
+
+:func:`run_experiment` loads the data (``--mode base|index``, ``--gpu``,
+``--mmap``), builds the model (``--model batched|seq2seq``), trains it with
+:class:`~torch_geometric_temporal.train.trainer.Trainer` while a
+:class:`~torch_geometric_temporal.train.monitor.SystemMonitor` samples memory,
+and writes ``stats.csv``, ``per_epoch_stats.csv``, ``system_stats.csv`` and
+``test_metrics.csv`` into ``--out-dir``.
+"""
+import argparse
+import importlib
+import inspect
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence
+
+import torch
+
+from torch_geometric_temporal.train.metrics import StandardScaler
+from torch_geometric_temporal.train.models import MODEL_NAMES, build_model
+from torch_geometric_temporal.train.stats import STATS_COLUMNS, write_csv_atomic
+from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
+
+__all__ = ["DatasetSpec", "str2bool", "build_parser", "parse_args", "load_data", "run_experiment"]
+
+log = logging.getLogger(__name__)
+
+_TRUE = {"true", "t", "yes", "y", "1", "on"}
+_FALSE = {"false", "f", "no", "n", "0", "off"}
+
+
+def str2bool(value) -> bool:
+    r"""Parse the ``true/false`` spellings the PGT-I scripts accepted
+    (``True``, ``t``, ``yes``, ``y``, ``1`` / ``False``, ``f``, ``no``, ``n``,
+    ``0``; any case)."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+@dataclass
+class DatasetSpec:
+    r"""What a script fixes about its dataset.
+
+    Args:
+        name (str): short name (default output folder ``runs/<name>``).
+        loader (str): ``"module:Class"`` of the dataset loader.
+        description (str): ``--help`` text.
+        epochs (int): default ``--epochs`` (PGT-I's value).
+        batch_size (int): default ``--batch-size``.
+        num_timesteps_in (int): input window length.
+        num_timesteps_out (int): forecast horizon.
+        null_value (float, optional): masked target value (``0.0`` for
+            traffic, where zero means a missing reading; ``None`` otherwise).
+        lr (float): default Adam learning rate.
+        loader_kwargs (dict): extra arguments of ``get_index_dataset``.
+        lags_argument (bool): the loader takes ``lags`` (Chickenpox,
+            Windmill) rather than ``num_timesteps_in/out`` only.
+        threads (int, optional): default ``--threads`` (``None``: PyTorch's
+            default). Tiny graphs train fastest on one thread, especially on
+            a busy machine.
+    """
+
+    name: str
+    loader: str
+    description: str = ""
+    epochs: int = 100
+    batch_size: int = 64
+    num_timesteps_in: int = 12
+    num_timesteps_out: int = 12
+    null_value: Optional[float] = 0.0
+    lr: float = 1e-3
+    loader_kwargs: Dict[str, Any] = field(default_factory=dict)
+    lags_argument: bool = False
+    threads: Optional[int] = None
+
+
+def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
+    r"""The command line shared by every script (defaults from ``spec``)."""
+    p = argparse.ArgumentParser(
+        description=spec.description or f"Train DCRNN on {spec.name}.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    flag = dict(type=str2bool, nargs="?", const=True, default=False, metavar="BOOL")
+    p.add_argument("-m", "--mode", choices=("base", "index"), default="base",
+                   help="base: materialize every window up front; index: index-batching")
+    p.add_argument("-g", "--gpu", help="preprocess the data on the GPU and keep it there", **flag)
+    p.add_argument("-d", "--debug", help="debug logging", **flag)
+    p.add_argument("-e", "--epochs", type=int, default=spec.epochs)
+    p.add_argument("-bs", "--batch-size", type=int, default=spec.batch_size)
+    p.add_argument("--data-dir", default=None, help="folder with the raw dataset files")
+    p.add_argument("--model", choices=MODEL_NAMES, default="batched",
+                   help="batched: PGT-I's per-step BatchedDCRNN; seq2seq: DCRNN encoder-decoder")
+    p.add_argument("--out-dir", default=os.path.join("runs", spec.name),
+                   help="where the CSVs and checkpoints go")
+    p.add_argument("--max-batches", type=int, default=None,
+                   help="stop each train/val/test pass after this many batches (smoke runs)")
+    p.add_argument("--mmap", help="memory-map the series (out-of-core, .npy datasets)", **flag)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lr", type=float, default=spec.lr)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm (off by default)")
+    p.add_argument("--lr-milestones", type=int, nargs="*", default=[],
+                   help="epochs at which the LR is multiplied by --lr-gamma")
+    p.add_argument("--lr-gamma", type=float, default=0.1)
+    p.add_argument("--hidden", type=int, default=None,
+                   help="recurrent units (seq2seq default 64; batched default: PGT-I's F, no head)")
+    p.add_argument("--layers", type=int, default=2, help="seq2seq recurrent layers")
+    p.add_argument("-K", "--diffusion-steps", type=int, default=None,
+                   help="diffusion steps K (default 3 batched, 2 seq2seq)")
+    p.add_argument("--curriculum", help="seq2seq curriculum learning (scheduled sampling)", **flag)
+    p.add_argument("--cl-decay-steps", type=int, default=2000)
+    p.add_argument("--shuffle", help="shuffle the training windows (seeded)",
+                   **{**flag, "default": True})
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--threads", type=int, default=spec.threads,
+                   help="torch CPU threads (default: PyTorch's choice)")
+    p.add_argument("--resume", help="continue from OUT_DIR/checkpoint.pt", **flag)
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
+    return p
+
+
+def parse_args(spec: DatasetSpec, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    r"""Parse ``argv`` (default ``sys.argv[1:]``) with :func:`build_parser`."""
+    args = build_parser(spec).parse_args(argv)
+    if args.epochs < 0:
+        raise SystemExit(f"--epochs must be >= 0, got {args.epochs}")
+    if args.batch_size < 1:
+        raise SystemExit(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.max_batches is not None and args.max_batches < 1:
+        raise SystemExit(f"--max-batches must be >= 1, got {args.max_batches}")
+    if args.threads is not None and args.threads < 1:
+        raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+    return args
+
+
+def _import(path: str):
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def _accepted(fn, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return kwargs
+    return {k: v for k, v in kwargs.items() if k in params}
+
+
+@dataclass
+class LoadedData:
+    r"""Loaders and graph of one dataset."""
+
+    train_loader: Any
+    val_loader: Any
+    test_loader: Any
+    edge_index: torch.Tensor
+    edge_weight: Optional[torch.Tensor]
+    mean: Optional[torch.Tensor]
+    std: Optional[torch.Tensor]
+    num_nodes: int
+    num_features: int
+    num_timesteps_out: int
+
+
+def load_data(spec: DatasetSpec, args: argparse.Namespace, world_size: int = -1, ddp_rank: int = -1) -> LoadedData:
+    r"""Instantiate ``spec.loader`` and return its split loaders in
+    ``args.mode`` (``get_index_dataset`` or ``get_base_dataset``)."""
+    cls = _import(spec.loader)
+    init_kwargs = {"raw_data_dir": args.data_dir} if args.data_dir else {}
+    loader = cls(**_accepted(cls.__init__, init_kwargs))
+    method = getattr(loader, "get_index_dataset" if args.mode == "index" else "get_base_dataset", None)
+    if method is None:
+        raise ValueError(f"{cls.__name__} has no {args.mode} mode; use --mode index.")
+    kwargs: Dict[str, Any] = dict(spec.loader_kwargs)
+    kwargs.update(batch_size=args.batch_size, shuffle=bool(args.shuffle), seed=args.seed,
+                  num_workers=args.num_workers, return_stats=True,
+                  num_timesteps_in=spec.num_timesteps_in, num_timesteps_out=spec.num_timesteps_out,
+                  world_size=world_size, ddp_rank=ddp_rank)
+    if spec.lags_argument:
+        kwargs["lags"] = spec.num_timesteps_in
+    if args.gpu:
+        if not torch.cuda.is_available():
+            raise ValueError("--gpu needs a CUDA device, and none is available; drop --gpu.")
+        kwargs["allGPU"] = 0
+    if args.mmap:
+        kwargs["mmap"] = True
+    accepted = _accepted(method, kwargs)
+    if args.mmap and "mmap" not in accepted:
+        raise ValueError(f"{cls.__name__} cannot memory-map its data; drop --mmap.")
+    out = tuple(method(**accepted))
+    if len(out) == 7:
+        train, val, test, edges, weights, mean, std = out
+    elif len(out) == 5:
+        (train, val, test, edges, weights), mean, std = out, None, None
+    else:
+        raise ValueError(f"{cls.__name__}.{method.__name__} returned {len(out)} items; expected 5 or 7.")
+    x, y = train.dataset[0]
+    return LoadedData(train, val, test, edges, weights, mean, std, num_nodes=int(x.shape[-2]),
+                      num_features=int(x.shape[-1]), num_timesteps_out=int(y.shape[0]))
+
+
+def _progress(quiet: bool):
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm.auto import tqdm
+
+    def bar(iterable, desc=None, total=None, leave=False):
+        return tqdm(iterable, desc=desc, total=total, leave=leave, dynamic_ncols=True)
+
+    return bar
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("torch_geometric_temporal").setLevel(level)
+
+
+def run_experiment(spec: DatasetSpec, args: argparse.Namespace, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
+    r"""Load, train, test and write the output CSVs; returns the
+    ``stats.csv`` row (plus ``"test"``, the full test metrics).
+
+    Args:
+        spec (DatasetSpec): the dataset.
+        args (argparse.Namespace): from :func:`parse_args`.
+        callbacks (list): passed to :class:`Trainer` (tests use them to kill
+            a run mid-epoch).
+    """
+    t_start = time.perf_counter()
+    _configure_logging(args)
+    out_dir = args.out_dir
+    os.makedirs(out_dir, exist_ok=True)
+    system_csv = os.path.join(out_dir, "system_stats.csv")
+    if not args.resume and os.path.exists(system_csv):
+        os.remove(system_csv)
+    device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    threads = torch.get_num_threads()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    try:
+        row = _run(spec, args, callbacks, out_dir, system_csv, device, t_start)
+    finally:
+        torch.set_num_threads(threads)
+    return row
+
+
+def _run(spec, args, callbacks, out_dir, system_csv, device, t_start) -> Dict[str, Any]:
+    from torch_geometric_temporal.train.monitor import SystemMonitor
+
+    with SystemMonitor(system_csv) as monitor:
+        seed_everything(args.seed)
+        data = load_data(spec, args)
+        preprocessing = time.perf_counter() - t_start
+
+        seed_everything(args.seed)  # model init independent of the data path taken
+        model = build_model(
+            args.model, data.num_features, data.num_timesteps_out, hidden_channels=args.hidden,
+            num_layers=args.layers, K=args.diffusion_steps, use_curriculum_learning=bool(args.curriculum),
+            cl_decay_steps=args.cl_decay_steps,
+        ).to(device)
+        config = TrainConfig(
+            epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay, grad_clip=args.grad_clip,
+            lr_milestones=tuple(args.lr_milestones), lr_gamma=args.lr_gamma, seed=args.seed,
+            max_batches=args.max_batches, null_value=spec.null_value,
+        )
+        scaler = StandardScaler(data.mean, data.std, channel=0, num_nodes=data.num_nodes,
+                                num_features=data.num_features)
+        trainer = Trainer(
+            model, data.train_loader, data.val_loader, data.test_loader, edge_index=data.edge_index,
+            edge_weight=data.edge_weight, scaler=scaler,
+            config=config, out_dir=out_dir, device=device, progress=_progress(args.quiet),
+            callbacks=callbacks,
+        )
+        if trainer.progress is not None:  # log lines above the bars, not through them
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            with logging_redirect_tqdm():
+                result = trainer.fit(resume=bool(args.resume))
+        else:
+            result = trainer.fit(resume=bool(args.resume))
+    total = time.perf_counter() - t_start
+
+    row: Dict[str, Any] = {
+        "dataset": spec.name,
+        "mode": args.mode,
+        "model": args.model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "preprocessing_seconds": round(preprocessing, 6),
+        "training_seconds": round(result.training_seconds, 6),
+        "total_seconds": round(total, 6),
+        "best_train_mae": result.best_train_mae,
+        "best_val_mae": result.best_val_mae,
+        "test_mae": result.test.get("mae"),
+        "test_rmse": result.test.get("rmse"),
+        "test_mape": result.test.get("mape"),
+    }
+    row.update(monitor.peaks())
+    write_csv_atomic(os.path.join(out_dir, "stats.csv"), STATS_COLUMNS, [row])
+    log.info("Runtime %.2fs; best train MAE %.4f; best val MAE %.4f; test MAE %s", total,
+             result.best_train_mae, result.best_val_mae, row["test_mae"])
+    return {**row, "test": result.test, "history": result.history}

@@ -1,0 +1,232 @@
+r"""Masked forecasting metrics (MAE, RMSE, MAPE) per horizon step.
+
+Traffic datasets (METR-LA, PeMS-Bay, ...) store missing readings as ``0``;
+following `DCRNN <https://arxiv.org/abs/1707.01926>`_, targets equal to the
+*null value* are left out of both the loss and the metrics. Datasets without
+that convention (Chickenpox, Windmill) pass ``null_value=None`` and every
+entry counts.
+"""
+from typing import Dict, List, Optional
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "StandardScaler",
+    "masked_mae_loss",
+    "masked_mae",
+    "MetricAccumulator",
+]
+
+
+class StandardScaler:
+    r"""De-standardizes the target channel: :math:`x \cdot \sigma + \mu`.
+
+    The loaders return statistics per feature (traffic: ``(F,)``, the target
+    channel's entry is used), per node (Windmill: ``(N,)``, broadcast over the
+    node axis of ``(B, T, N)`` targets) or per node and feature ``(N, F)``.
+
+    Args:
+        mean (Tensor, float or None): the loader's means; ``None`` means the
+            data is not standardized (identity).
+        std (Tensor, float or None): the loader's standard deviations, same
+            shape as ``mean``.
+        channel (int): target feature column (``0``: speed). (default: ``0``)
+        num_nodes (int, optional): number of nodes, to recognise per-node
+            statistics.
+        num_features (int, optional): number of input features, to tell
+            per-feature from per-node statistics when both could match.
+    """
+
+    def __init__(self, mean=None, std=None, channel: int = 0, num_nodes: Optional[int] = None,
+                 num_features: Optional[int] = None):
+        if (mean is None) != (std is None):
+            raise ValueError(
+                "StandardScaler needs both mean and std or neither; got only one. "
+                "Pass the (means, stds) pair the loader returned, or None for both."
+            )
+        self.channel = int(channel)
+        self.num_nodes = num_nodes
+        self.num_features = num_features
+        self.mean = self._pick(mean, "mean")
+        self.std = self._pick(std, "std")
+
+    def _pick(self, value, name: str) -> Optional[Tensor]:
+        if value is None:
+            return None
+        t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
+        if t.numel() == 1:
+            return t.reshape(())
+        if t.dim() == 2:  # (N, F)
+            return t[:, self.channel].contiguous()
+        t = t.reshape(-1)
+        per_feature = self.num_features is not None and t.numel() == self.num_features
+        if not per_feature and self.num_nodes is not None and t.numel() == self.num_nodes:
+            return t  # per node
+        if self.channel >= t.numel():
+            raise ValueError(
+                f"StandardScaler: {name} has {t.numel()} entries, neither one per feature with "
+                f"target channel {self.channel} in range nor one per node (num_nodes={self.num_nodes}); "
+                "pass the statistics the loader returned and its num_nodes."
+            )
+        return t[self.channel]
+
+    def _cast(self, stat: Tensor, x: Tensor) -> Tensor:
+        return stat.to(device=x.device, dtype=x.dtype)
+
+    def inverse_transform(self, x: Tensor) -> Tensor:
+        r"""Map standardized target values ``(B, T, N)`` back to data units."""
+        if self.mean is None:
+            return x
+        return x * self._cast(self.std, x) + self._cast(self.mean, x)
+
+    def transform(self, x: Tensor) -> Tensor:
+        r"""Standardize data-unit target values ``(B, T, N)``."""
+        if self.mean is None:
+            return x
+        return (x - self._cast(self.mean, x)) / self._cast(self.std, x)
+
+
+def _mask(true: Tensor, null_value: Optional[float]) -> Tensor:
+    if null_value is None:
+        mask = torch.ones_like(true, dtype=torch.bool)
+    else:
+        mask = ~torch.isclose(true, torch.full_like(true, float(null_value)))
+    return mask & ~torch.isnan(true)
+
+
+def masked_mae_loss(pred: Tensor, true: Tensor, null_value: Optional[float] = 0.0) -> Tensor:
+    r"""Mean absolute error over the entries whose target is not ``null_value``.
+
+    Equals :math:`\sum_i m_i |\hat y_i - y_i| / \sum_i m_i` with
+    :math:`m_i = [y_i \ne \text{null}]`, the DCRNN masked MAE; returns ``0``
+    (with a gradient path) when every target is masked.
+
+    Args:
+        pred (Tensor): predictions, any shape.
+        true (Tensor): targets, same shape as ``pred``.
+        null_value (float, optional): target value meaning "missing"; ``None``
+            to count every entry. (default: ``0.0``)
+    """
+    if pred.shape != true.shape:
+        raise ValueError(
+            f"masked_mae_loss: prediction shape {tuple(pred.shape)} does not match "
+            f"target shape {tuple(true.shape)}; select the target channel of both first."
+        )
+    mask = _mask(true, null_value)
+    err = torch.where(mask, (pred - true).abs(), torch.zeros_like(pred))
+    count = mask.sum()
+    return err.sum() / count.clamp_min(1)
+
+
+def masked_mae(pred: Tensor, true: Tensor, null_value: Optional[float] = 0.0) -> float:
+    r""":func:`masked_mae_loss` as a Python float (no gradient)."""
+    with torch.no_grad():
+        return float(masked_mae_loss(pred, true, null_value))
+
+
+class MetricAccumulator:
+    r"""Accumulates masked absolute, squared and percentage errors per horizon.
+
+    Keeps sums (not means), so results are exact over a whole epoch whatever
+    the batch sizes, and :meth:`all_reduce` makes them global across DDP ranks
+    (every rank then reports the same MAE).
+
+    Args:
+        null_value (float, optional): target value that is masked out; ``None``
+            to count every entry. (default: ``0.0``)
+    """
+
+    def __init__(self, null_value: Optional[float] = 0.0):
+        self.null_value = null_value
+        self.abs_sum: Optional[Tensor] = None
+        self.sq_sum: Optional[Tensor] = None
+        self.pct_sum: Optional[Tensor] = None
+        self.count: Optional[Tensor] = None
+        self.pct_count: Optional[Tensor] = None
+
+    @torch.no_grad()
+    def update(self, pred: Tensor, true: Tensor) -> None:
+        r"""Add a batch.
+
+        Args:
+            pred (Tensor): de-standardized predictions, shape ``(B, T, ...)``.
+            true (Tensor): de-standardized targets, same shape.
+        """
+        if pred.shape != true.shape:
+            raise ValueError(
+                f"MetricAccumulator.update: prediction shape {tuple(pred.shape)} does "
+                f"not match target shape {tuple(true.shape)}."
+            )
+        if pred.dim() < 2:
+            raise ValueError("MetricAccumulator.update expects (batch, horizon, ...) tensors.")
+        pred = pred.detach().double()
+        true = true.detach().double()
+        mask = _mask(true, self.null_value)
+        zero = torch.zeros_like(pred)
+        err = torch.where(mask, pred - true, zero)
+        dims = [0] + list(range(2, pred.dim()))
+        pct_mask = mask & (true.abs() > 1e-8)
+        pct = torch.where(pct_mask, err.abs() / true.abs().clamp_min(1e-8), zero)
+        sums = [
+            err.abs().sum(dims),
+            (err * err).sum(dims),
+            pct.sum(dims),
+            mask.double().sum(dims),
+            pct_mask.double().sum(dims),
+        ]
+        if self.abs_sum is None:
+            self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count = sums
+        else:
+            if sums[0].shape != self.abs_sum.shape:
+                raise ValueError("MetricAccumulator.update: horizon length changed between batches.")
+            self.abs_sum += sums[0]
+            self.sq_sum += sums[1]
+            self.pct_sum += sums[2]
+            self.count += sums[3]
+            self.pct_count += sums[4]
+
+    def all_reduce(self) -> "MetricAccumulator":
+        r"""Sum the accumulators over all ranks when ``torch.distributed`` is
+        initialized (no-op otherwise). Every rank must call it."""
+        import torch.distributed as dist
+
+        if not (dist.is_available() and dist.is_initialized()):
+            return self
+        if self.abs_sum is None:
+            raise RuntimeError(
+                "MetricAccumulator.all_reduce: this rank saw no batch; give every rank "
+                "at least one batch (e.g. DistributedIndexSampler with drop_last=False)."
+            )
+        packed = torch.stack([self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count])
+        backend = dist.get_backend()
+        device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
+        packed = packed.to(device)
+        dist.all_reduce(packed, op=dist.ReduceOp.SUM)
+        packed = packed.cpu()
+        self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count = packed.unbind(0)
+        return self
+
+    def compute(self) -> Dict[str, object]:
+        r"""Return ``{"mae", "rmse", "mape", "count", "mae_per_step",
+        "rmse_per_step", "mape_per_step"}``; MAPE is a fraction (not %), over
+        non-zero unmasked targets. NaN when nothing was accumulated."""
+        nan = float("nan")
+        if self.abs_sum is None:
+            return {"mae": nan, "rmse": nan, "mape": nan, "count": 0,
+                    "mae_per_step": [], "rmse_per_step": [], "mape_per_step": []}
+
+        def ratio(a: Tensor, b: Tensor) -> List[float]:
+            return [float(x) / float(y) if float(y) > 0 else nan for x, y in zip(a, b)]
+
+        total = float(self.count.sum())
+        pct_total = float(self.pct_count.sum())
+        return {
+            "mae": float(self.abs_sum.sum()) / total if total else nan,
+            "rmse": (float(self.sq_sum.sum()) / total) ** 0.5 if total else nan,
+            "mape": float(self.pct_sum.sum()) / pct_total if pct_total else nan,
+            "count": int(total),
+            "mae_per_step": ratio(self.abs_sum, self.count),
+            "rmse_per_step": [v ** 0.5 for v in ratio(self.sq_sum, self.count)],
+            "mape_per_step": ratio(self.pct_sum, self.pct_count),
+        }

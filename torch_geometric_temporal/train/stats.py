@@ -1,0 +1,149 @@
+r"""CSV outputs of a training run: ``stats.csv``, ``per_epoch_stats.csv`` and
+``system_stats.csv``.
+
+Rows are written whole: each row is formatted in memory and written with one
+``write`` call, then flushed and ``fsync``-ed, so a run killed at any moment
+leaves only complete rows. Whole files (``stats.csv``, a rewritten
+``per_epoch_stats.csv`` on resume) are written to a temporary file and moved
+into place with :func:`os.replace`.
+"""
+import csv
+import io
+import os
+import tempfile
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+
+__all__ = [
+    "STATS_COLUMNS",
+    "PER_EPOCH_COLUMNS",
+    "SYSTEM_COLUMNS",
+    "TEST_METRICS_COLUMNS",
+    "CSVAppender",
+    "write_csv_atomic",
+    "read_csv",
+]
+
+#: Columns of ``stats.csv`` (one row per run). Memory in MB; GPU columns are
+#: empty without a GPU.
+STATS_COLUMNS: List[str] = [
+    "dataset",
+    "mode",
+    "model",
+    "epochs",
+    "batch_size",
+    "preprocessing_seconds",
+    "training_seconds",
+    "total_seconds",
+    "best_train_mae",
+    "best_val_mae",
+    "test_mae",
+    "test_rmse",
+    "test_mape",
+    "system_memory_total_mb",
+    "system_memory_peak_mb",
+    "process_rss_peak_mb",
+    "gpu_memory_total_mb",
+    "gpu_memory_peak_mb",
+]
+
+#: Columns of ``per_epoch_stats.csv`` (one row per finished epoch).
+PER_EPOCH_COLUMNS: List[str] = ["epoch", "runtime_seconds", "train_mae", "val_mae", "lr"]
+
+#: Columns of ``system_stats.csv`` (one row per monitor sample, ~1 per second).
+SYSTEM_COLUMNS: List[str] = [
+    "timestamp",
+    "process_rss_mb",
+    "system_memory_used_mb",
+    "system_memory_total_mb",
+    "gpu_memory_used_mb",
+    "gpu_memory_total_mb",
+]
+
+#: Columns of ``test_metrics.csv`` (one row per horizon step, plus ``all``).
+TEST_METRICS_COLUMNS: List[str] = ["horizon", "mae", "rmse", "mape"]
+
+
+def _format(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value != value:  # NaN
+            return "nan"
+        return repr(value)
+    return str(value)
+
+
+def _row_text(fieldnames: Sequence[str], row: Mapping[str, object]) -> str:
+    unknown = set(row) - set(fieldnames)
+    if unknown:
+        raise ValueError(
+            f"CSV row has unknown columns {sorted(unknown)}; expected a subset of {list(fieldnames)}."
+        )
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([_format(row.get(k)) for k in fieldnames])
+    return buf.getvalue()
+
+
+class CSVAppender:
+    r"""Appends whole rows to a CSV file, flushing and ``fsync``-ing each.
+
+    Writes the header when the file is new or empty. Missing values and
+    ``None`` become empty cells.
+
+    Args:
+        path (str): file to append to.
+        fieldnames (list of str): column names, in order.
+        fsync (bool): also ``os.fsync`` after every row. (default: ``True``)
+    """
+
+    def __init__(self, path: str, fieldnames: Sequence[str], fsync: bool = True):
+        self.path = str(path)
+        self.fieldnames = list(fieldnames)
+        self.fsync = fsync
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
+            self._write(",".join(self.fieldnames) + "\n")
+
+    def _write(self, text: str) -> None:
+        with open(self.path, "a", newline="") as f:
+            f.write(text)
+            f.flush()
+            if self.fsync:
+                os.fsync(f.fileno())
+
+    def append(self, row: Mapping[str, object]) -> None:
+        r"""Write one row (a mapping from column name to value)."""
+        self._write(_row_text(self.fieldnames, row))
+
+
+def write_csv_atomic(path: str, fieldnames: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
+    r"""Write a whole CSV file atomically (temporary file, ``fsync``,
+    :func:`os.replace`)."""
+    path = str(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    text = ",".join(fieldnames) + "\n" + "".join(_row_text(fieldnames, r) for r in rows)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=directory)
+    try:
+        with os.fdopen(fd, "w", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def read_csv(path: str) -> List[Dict[str, str]]:
+    r"""Read a CSV written by this module into a list of dicts (strings)."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def parse_float(value: Optional[str]) -> Optional[float]:
+    r"""``float(value)``, or ``None`` for an empty cell."""
+    if value is None or value == "":
+        return None
+    return float(value)
