@@ -1,0 +1,101 @@
+r"""DCRNN with PyTorch DDP on Dask workers (PGT-I's ``pems_ddp.py``).
+
+One Dask worker per rank (per GPU), ``nthreads=1``. On one machine a
+``LocalCluster`` on 127.0.0.1 with ``-np`` workers is started::
+
+    python scalability_testing/pems_ddp.py --dataset pems-bay -m dask-index -np 2 --epochs 30
+
+On several machines start a scheduler and one ``dask worker`` per GPU that
+share a scheduler file, then run with ``--dist`` (see the README)::
+
+    dask scheduler --scheduler-file $SHARED/scheduler.json &
+    dask worker --scheduler-file $SHARED/scheduler.json --nthreads 1 --nworkers 4   # on each node
+    python scalability_testing/pems_ddp.py --dist --scheduler-file $SHARED/scheduler.json \
+        -np 4 --nodes 2 -g --dataset pems
+
+Modes: ``index`` (every rank holds the whole series: PGT-I's
+distributed-index-batching), ``dask-index`` (Dask preprocessing, each rank
+holds only its shard's time range), ``dask`` (all windows materialized and
+persisted in the cluster: the Dask baseline).
+"""
+import sys
+from typing import Any, Dict, Optional, Sequence
+
+from torch_geometric_temporal.train.cli import DatasetSpec, build_parser, str2bool
+
+_TRAFFIC = dict(epochs=30, batch_size=64, num_timesteps_in=12, num_timesteps_out=12, null_value=0.0)
+
+SPECS: Dict[str, DatasetSpec] = {
+    "pems-bay": DatasetSpec(name="pems_bay", loader="torch_geometric_temporal.dataset.pems_bay:PemsBayDatasetLoader",
+                            **_TRAFFIC),
+    "pems-all-la": DatasetSpec(name="pems_all_la",
+                               loader="torch_geometric_temporal.dataset.pems_all_la:PemsAllLADatasetLoader",
+                               **_TRAFFIC),
+    "pems": DatasetSpec(name="pems", loader="torch_geometric_temporal.dataset.pems:PemsDatasetLoader", **_TRAFFIC),
+    "metr-la": DatasetSpec(name="metr_la", loader="torch_geometric_temporal.dataset.metr_la:METRLADatasetLoader",
+                           **_TRAFFIC),
+    "chickenpox": DatasetSpec(name="chickenpox",
+                              loader="torch_geometric_temporal.dataset.chickenpox:ChickenpoxDatasetLoader",
+                              epochs=100, batch_size=64, num_timesteps_in=4, num_timesteps_out=4, null_value=None,
+                              lags_argument=True),
+}
+
+
+def build_ddp_parser(spec: DatasetSpec):
+    r"""The shared single-node parser plus the DDP options."""
+    p = build_parser(spec)
+    p.description = "DCRNN trained with PyTorch DDP on Dask workers (one worker per rank)."
+    for action in p._actions:  # same flag, DDP modes
+        if action.dest == "mode":
+            action.choices = ("dask", "index", "dask-index")
+            action.default = "index"
+            action.help = ("index: every rank holds the whole series; dask-index: Dask preprocessing, each rank "
+                           "holds its shard only; dask: windows materialized in the cluster (baseline)")
+        if action.dest == "out_dir":
+            action.default = f"runs/{spec.name}_ddp"
+    flag = dict(type=str2bool, nargs="?", const=True, default=False, metavar="BOOL")
+    p.add_argument("--dataset", choices=tuple(SPECS), default="pems-bay")
+    p.add_argument("--dist", help="connect to a cluster through --scheduler-file instead of starting one", **flag)
+    p.add_argument("--scheduler-file", default="scheduler.json", help="Dask scheduler file (with --dist)")
+    p.add_argument("-np", "--npar", type=int, default=1, help="workers (ranks) per node")
+    p.add_argument("--nodes", type=int, default=1, help="nodes (with --dist): ranks = npar * nodes")
+    p.add_argument("--blocks-per-rank", type=int, default=4,
+                   help="dask-index: shard blocks per rank, re-dealt every epoch")
+    p.add_argument("--timeout", type=float, default=24 * 3600.0, help="seconds the whole DDP run may take")
+    p.add_argument("--collective-timeout", type=float, default=600.0,
+                   help="process-group timeout: a rank waiting on a dead peer fails after this")
+    return p
+
+
+def parse_args(argv: Optional[Sequence[str]] = None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pre = build_ddp_parser(SPECS["pems-bay"]).parse_known_args(argv)[0]  # the dataset fixes the defaults
+    spec = SPECS[pre.dataset]
+    args = build_ddp_parser(spec).parse_args(argv)
+    for name in ("npar", "nodes", "blocks_per_rank", "batch_size"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.epochs < 0:
+        raise SystemExit(f"--epochs must be >= 0, got {args.epochs}")
+    return spec, args
+
+
+def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
+    import logging
+
+    from torch_geometric_temporal.distributed.ddp import DDPRunError
+    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+
+    spec, args = parse_args(argv)
+    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("torch_geometric_temporal").setLevel(level)
+    try:
+        return run_ddp_experiment(spec, args, callbacks=callbacks)
+    except DDPRunError as error:
+        raise SystemExit(f"pems_ddp: {error}\nFix the cause, then rerun with --resume to continue from "
+                         f"{args.out_dir}/checkpoint.pt.") from error
+
+
+if __name__ == "__main__":
+    main()

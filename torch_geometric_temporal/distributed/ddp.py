@@ -1,0 +1,304 @@
+r"""Run a function as PyTorch DDP ranks on Dask workers.
+
+One rank is pinned to one Dask worker with
+``client.submit(..., workers=[address], pure=False)``. The client waits on the
+rank futures with a timeout, polls the scheduler for dead rank workers, and on
+any failure cancels the other ranks and raises a :class:`DDPRunError` naming
+the rank and its worker. Surviving ranks leave their collectives when the
+process group notices the dead peer, at the latest after the process-group
+timeout; optionally their workers are restarted.
+
+Inside a rank the teardown order matters: the function's DDP module and
+optimizer are dropped, :func:`gc.collect` runs, all ranks meet in a
+:func:`~torch.distributed.barrier`, and only then is the process group
+destroyed; destroying it while a DDP module is alive can deadlock the worker.
+"""
+import gc
+import logging
+import socket
+import time
+import traceback
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Callable, List, Optional, Sequence
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+
+class DDPRunError(RuntimeError):
+    r"""A DDP run failed: a rank raised, its worker died, or a wait timed out."""
+
+
+@dataclass
+class RankContext:
+    r"""What a rank function learns about its place in the run.
+
+    Args:
+        rank (int): global rank.
+        world_size (int): number of ranks.
+        local_rank (int): rank among the workers on the same host.
+        backend (str): ``"gloo"`` or ``"nccl"``.
+        device (torch.device): the device this rank trains on.
+    """
+
+    rank: int
+    world_size: int
+    local_rank: int
+    backend: str
+    device: torch.device
+
+    @property
+    def is_main(self) -> bool:
+        r"""``True`` on rank 0 (the rank that writes files)."""
+        return self.rank == 0
+
+
+def default_backend(gpu: bool) -> str:
+    r"""``"nccl"`` for GPU runs, ``"gloo"`` on CPU."""
+    return "nccl" if gpu else "gloo"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    r"""Return a TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def _host_of(address: str) -> str:
+    # "tcp://127.0.0.1:40123" -> "127.0.0.1"; "tcp://[::1]:4" -> "::1"
+    hostport = address.split("://", 1)[-1]
+    host = hostport.rsplit(":", 1)[0]
+    return host.strip("[]")
+
+
+def _rank_device(backend: str, local_rank: int) -> torch.device:
+    if backend != "nccl":
+        return torch.device("cpu")
+    count = torch.cuda.device_count()  # pragma: no cover - needs a GPU
+    if count == 0:  # pragma: no cover
+        raise RuntimeError("backend 'nccl' needs a CUDA device on every worker; use gloo on CPU (no -g).")
+    index = 0 if count == 1 else local_rank % count  # pragma: no cover
+    torch.cuda.set_device(index)  # pragma: no cover
+    return torch.device("cuda", index)  # pragma: no cover
+
+
+def teardown_process_group(ok: bool = True, device: Optional[torch.device] = None) -> None:
+    r"""Leave the process group safely.
+
+    Call it after the caller has dropped every reference to its DDP module
+    and optimizer. Runs :func:`gc.collect`, then (when ``ok``, i.e. all ranks
+    are alive) a barrier, then :func:`~torch.distributed.destroy_process_group`.
+    """
+    import torch.distributed as dist
+
+    gc.collect()
+    if not dist.is_initialized():
+        return
+    try:
+        if ok:
+            if device is not None and device.type == "cuda":  # pragma: no cover - GPU
+                dist.barrier(device_ids=[device.index])
+            else:
+                dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+def _rank_main(
+    fn: Callable[..., Any],
+    rank: int,
+    world_size: int,
+    local_rank: int,
+    init_method: str,
+    backend: str,
+    timeout_s: float,
+    num_threads: Optional[int],
+    args: Sequence[Any],
+    kwargs: dict,
+) -> Any:
+    # Runs inside a Dask worker: one rank of the DDP job.
+    import torch.distributed as dist
+
+    if num_threads:
+        torch.set_num_threads(int(num_threads))
+    if dist.is_initialized():  # left over from a crashed run on this worker
+        dist.destroy_process_group()
+    device = _rank_device(backend, local_rank)
+    dist.init_process_group(
+        backend,
+        init_method=init_method,
+        rank=rank,
+        world_size=world_size,
+        timeout=timedelta(seconds=timeout_s),
+    )
+    ctx = RankContext(rank, world_size, local_rank, backend, device)
+    try:
+        result = fn(ctx, *args, **kwargs)
+    except BaseException as exc:
+        # Keep no frame (and so no DDP module) alive, and send text only:
+        # the traceback of a rank is not always picklable.
+        text = "".join(traceback.format_exception(exc))
+        summary = f"{type(exc).__name__}: {exc}"
+        traceback.clear_frames(exc.__traceback__)
+        del exc
+        try:
+            teardown_process_group(ok=False, device=device)
+        except Exception:  # pragma: no cover - best effort
+            pass
+        raise RuntimeError(f"rank {rank} raised {summary}\n{text}") from None
+    teardown_process_group(ok=True, device=device)
+    return result
+
+
+def run_ddp(
+    client: Any,
+    fn: Callable[..., Any],
+    *args: Any,
+    n_workers: Optional[int] = None,
+    workers: Optional[Sequence[str]] = None,
+    backend: str = "gloo",
+    timeout: float = 3600.0,
+    collective_timeout: float = 300.0,
+    num_threads: Optional[int] = 1,
+    restart_on_failure: bool = False,
+    poll_interval: float = 0.5,
+    **kwargs: Any,
+) -> List[Any]:
+    r"""Run ``fn(ctx, *args, **kwargs)`` on every worker as one DDP rank.
+
+    ``fn`` is pickled to the workers, so it must be importable there (a
+    module-level function in an installed module or in a script guarded by
+    ``if __name__ == "__main__"``). It receives a :class:`RankContext` and
+    must return picklable CPU objects; it must not keep its DDP module or
+    optimizer alive after returning.
+
+    Args:
+        client (distributed.Client): client of the cluster.
+        fn (callable): the rank function.
+        *args: positional arguments for ``fn`` (sent to every rank).
+        n_workers (int, optional): number of ranks (waits until that many
+            workers are connected); default all workers connected now.
+        workers (list of str, optional): explicit worker addresses in rank
+            order (default: :func:`~.cluster.worker_addresses`).
+        backend (str): ``"gloo"`` (CPU) or ``"nccl"`` (GPU).
+        timeout (float): seconds the whole run may take.
+        collective_timeout (float): process-group timeout in seconds (a rank
+            waiting for a dead peer fails after at most this long).
+        num_threads (int, optional): ``torch.set_num_threads`` per rank.
+        restart_on_failure (bool): after a failure, also restart the rank
+            workers still alive (through their nannies). Off by default: a
+            surviving rank leaves its collective by itself, at once when gloo
+            sees the peer's socket close and at the latest after
+            ``collective_timeout``; a dead worker is restarted by its nanny.
+        poll_interval (float): seconds between liveness checks.
+        **kwargs: keyword arguments for ``fn``.
+
+    Returns:
+        The ranks' return values, in rank order.
+
+    Raises:
+        DDPRunError: a rank raised, its worker died, or ``timeout`` passed.
+    """
+    from distributed import wait
+
+    from torch_geometric_temporal.distributed.cluster import scheduler_workers, worker_addresses
+
+    if backend not in ("gloo", "nccl", "mpi"):
+        raise ValueError(f"unknown backend {backend!r}; use 'gloo' on CPU or 'nccl' on GPU.")
+    if workers is None and n_workers is not None:
+        wait_s = min(timeout, 300.0)
+        try:
+            client.wait_for_workers(n_workers, timeout=wait_s)
+        except (TimeoutError, OSError) as exc:
+            have = len(scheduler_workers(client))
+            raise DDPRunError(
+                f"{n_workers} ranks were asked for but only {have} Dask workers connected within {wait_s:.0f} s; "
+                f"start one worker per rank or lower -np."
+            ) from exc
+    addrs = list(workers) if workers is not None else worker_addresses(client, n_workers)
+    if n_workers is not None and len(addrs) != n_workers:
+        raise ValueError(f"got {len(addrs)} worker addresses for n_workers={n_workers}.")
+    world_size = len(addrs)
+    if world_size == 0:
+        raise DDPRunError("no Dask workers are connected; start workers or a LocalCluster first.")
+
+    local_ranks, seen = [], {}
+    for addr in addrs:
+        host = _host_of(addr)
+        local_ranks.append(seen.get(host, 0))
+        seen[host] = seen.get(host, 0) + 1
+
+    master = _host_of(addrs[0])
+    port_future = client.submit(free_port, master, workers=[addrs[0]], pure=False)
+    port = port_future.result(timeout=min(timeout, 60.0))
+    init_method = f"tcp://{master}:{port}" if ":" not in master else f"tcp://[{master}]:{port}"
+    run_id = uuid.uuid4().hex[:8]
+    logger.info("DDP run %s: %d ranks, backend %s, rendezvous %s", run_id, world_size, backend, init_method)
+
+    futures = [
+        client.submit(
+            _rank_main,
+            fn,
+            rank,
+            world_size,
+            local_ranks[rank],
+            init_method,
+            backend,
+            collective_timeout,
+            num_threads,
+            args,
+            kwargs,
+            workers=[addr],
+            allow_other_workers=False,
+            pure=False,
+            retries=0,
+            key=f"ddp-rank{rank}-{run_id}",
+        )
+        for rank, addr in enumerate(addrs)
+    ]
+
+    def fail(message: str) -> None:
+        try:
+            client.cancel(futures, force=True)
+        except Exception:  # pragma: no cover
+            pass
+        if restart_on_failure:
+            # Restart the rank workers that are still alive (a rank may be blocked in a
+            # collective); a dead worker is restarted by its nanny, so leave it alone.
+            try:
+                survivors = [a for a in addrs if a in scheduler_workers(client)]
+                if survivors:
+                    client.restart_workers(survivors, timeout=max(30.0, min(timeout, 120.0)),
+                                           raise_for_error=False)
+            except Exception as exc:  # pragma: no cover - best effort
+                logger.warning("restarting the workers after a failed run failed: %s", exc)
+        raise DDPRunError(message)
+
+    deadline = time.monotonic() + timeout
+    while True:
+        pending = [f for f in futures if f.status == "pending"]
+        if pending:
+            try:
+                wait(pending, timeout=poll_interval, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                pass
+        for rank, future in enumerate(futures):
+            if future.status == "error":
+                exc = future.exception(timeout=10)
+                fail(f"DDP rank {rank} on worker {addrs[rank]} failed: {type(exc).__name__}: {exc}")
+            if future.status in ("cancelled", "lost"):
+                fail(f"DDP rank {rank} on worker {addrs[rank]} was {future.status} (worker lost or restarted).")
+        if all(f.status == "finished" for f in futures):
+            break
+        alive = set(scheduler_workers(client))
+        for rank, addr in enumerate(addrs):
+            if addr not in alive and futures[rank].status != "finished":
+                fail(f"DDP rank {rank}: its Dask worker {addr} died (process killed or lost).")
+        if time.monotonic() > deadline:
+            fail(f"DDP run timed out after {timeout:.0f} s; increase the timeout or check the workers' logs.")
+    return [future.result(timeout=max(10.0, deadline - time.monotonic())) for future in futures]
