@@ -70,6 +70,7 @@ class DDPJob:
     edge_weight: Optional[torch.Tensor] = None
     windows: Optional[List[str]] = None
     num_features: int = 0
+    num_nodes: Optional[int] = None
     series_rows: int = -1
     blocks_per_rank: int = 1
     callbacks: Sequence[Any] = field(default_factory=tuple)
@@ -124,6 +125,7 @@ def prepare_job(spec: Any, args: argparse.Namespace, client: Any, world_size: in
     job.edge_index, job.edge_weight = loader.read_graph()
     job.splits = splits
     job.num_features, job.series_rows = int(series.shape[-1]), int(series.shape[0])
+    job.num_nodes = int(series.shape[1])
     if args.mode == "dask-index":
         job.series = series
         return job
@@ -217,14 +219,14 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
             data = load_data(spec, args, world_size=ctx.world_size, ddp_rank=ctx.rank)
             loaders = [data.train_loader, data.val_loader, data.test_loader]
             edge_index, edge_weight, mean, std = data.edge_index, data.edge_weight, data.mean, data.std
-            num_features = data.num_features
+            num_features, num_nodes = data.num_features, data.num_nodes
             series_rows = int(loaders[0].dataset.data.shape[0]) if hasattr(loaders[0].dataset, "data") else -1
             resident_rows = series_rows
             del data
         else:
             loaders, held = _split_loaders_rank(ctx, job, client)
             edge_index, edge_weight, mean, std = job.edge_index, job.edge_weight, job.mean, job.std
-            num_features, series_rows = job.num_features, job.series_rows
+            num_features, num_nodes, series_rows = job.num_features, job.num_nodes, job.series_rows
             resident_rows = -1
         data_rss = _rss_mb() - rss0
         seed_everything(args.seed)
@@ -237,7 +239,8 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
                              grad_clip=args.grad_clip, lr_milestones=tuple(args.lr_milestones),
                              lr_gamma=args.lr_gamma, seed=args.seed, max_batches=args.max_batches,
                              null_value=spec.null_value)
-        scaler = StandardScaler(mean, std, channel=0) if mean is not None else StandardScaler()
+        scaler = (StandardScaler(mean, std, channel=0, num_nodes=num_nodes, num_features=num_features)
+                  if mean is not None else StandardScaler())
         trainer = Trainer(ddp, *loaders, edge_index=edge_index, edge_weight=edge_weight, scaler=scaler,
                           config=config, out_dir=args.out_dir, device=ctx.device, callbacks=job.callbacks)
         result = trainer.fit(resume=bool(args.resume))
