@@ -70,7 +70,7 @@ def test_index_and_base_agree_and_match_signal():
     index = loader.get_index_dataset(**kwargs)
     base = loader.get_base_dataset(**kwargs)
     for split in range(3):
-        pairs = list(zip(index[split], base[split]))
+        pairs = list(zip(index[split], base[split], strict=True))
         assert len(pairs) == len(index[split])
         for (xi, yi), (xb, yb) in pairs:
             assert torch.equal(xi, xb) and torch.equal(yi, yb)
@@ -142,3 +142,15 @@ def test_all_gpu():
     train = ChickenpoxDatasetLoader().get_index_dataset(allGPU=0)[0]
     x, y = next(iter(train))
     assert x.is_cuda and y.is_cuda
+
+
+def test_explicit_window_lengths_override_lags_even_when_zero():
+    loader = ChickenpoxDatasetLoader()
+    train = loader.get_index_dataset(lags=4, num_timesteps_in=3, num_timesteps_out=2)[0]
+    x, y = next(iter(train))
+    assert x.shape[1] == 3 and y.shape[1] == 2
+    # an explicit 0 is not "unset": it must not silently fall back to lags
+    with pytest.raises(ValueError, match="num_timesteps_in"):
+        loader.get_index_dataset(lags=4, num_timesteps_in=0)
+    x, y = next(iter(loader.get_base_dataset(lags=4, num_timesteps_out=0)[0]))
+    assert x.shape[1] == 4 and y.shape[1] == 0

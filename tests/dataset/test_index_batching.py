@@ -547,3 +547,62 @@ def test_bfloat16_and_float64_sources():
         ds = IndexDataset(t, starts, 3, 2, target_features=0)
         x, y = ds[[4, 1]]
         assert x.dtype == t.dtype and torch.equal(x[1], t[1:4]) and torch.equal(y[0], t[7:9, :, :1])
+
+
+@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+def test_random_shapes_equal_plain_slicing(kind, tmp_path):
+    # random T, N, F, T_in != T_out, stride and target features, checked against plain
+    # numpy slicing (independent of the shared gather) and against materialize_windows
+    rng = np.random.default_rng({"numpy": 10, "torch": 11, "memmap": 12}[kind])
+    for trial in range(6):
+        N, F = int(rng.integers(1, 6)), int(rng.integers(1, 4))
+        t_in = int(rng.integers(1, 9))
+        t_out = int(rng.choice([v for v in range(0, 9) if v != t_in]))
+        stride = int(rng.integers(1, 5))
+        T = t_in + t_out + int(rng.integers(0, 40))
+        tf = None if F == 1 or rng.random() < 0.3 else \
+            sorted(rng.choice(F, int(rng.integers(1, F + 1)), replace=False).tolist())
+        raw = rng.standard_normal((T, N, F)).astype(np.float32)
+        sub = tmp_path / str(trial)
+        sub.mkdir()
+        data = _as_source(raw, kind, sub)
+        starts = window_starts(T, t_in, t_out, stride)
+        ds = IndexDataset(data, starts, t_in, t_out, target_features=tf)
+        X, Y = materialize_windows(data, starts, t_in, t_out, target_features=tf)
+        idx = rng.integers(0, len(ds), int(rng.integers(1, 12)))
+        x, y = ds[idx]
+        cols = slice(None) if tf is None else tf
+        ref_x = np.stack([raw[s:s + t_in] for s in starts[idx]])
+        ref_y = np.stack([raw[s + t_in:s + t_in + t_out][..., cols] for s in starts[idx]])
+        assert x.shape == (len(idx), t_in, N, F) and y.shape == ref_y.shape
+        assert np.array_equal(x.numpy(), ref_x) and np.array_equal(y.numpy(), ref_y)
+        assert torch.equal(x, X[idx]) and torch.equal(y, Y[idx])
+
+
+def test_pool_slot_in_use_detection():
+    from torch_geometric_temporal.dataset import index_batching as ib
+
+    pool = [np.empty(8, dtype=np.float32), np.empty(8, dtype=np.float32)]
+    assert ib._unused(pool, 0) and ib._unused(pool, 1)
+    view = torch.from_numpy(pool[1])[2:5]  # a tensor view keeps the buffer in use
+    assert ib._unused(pool, 0) and not ib._unused(pool, 1)
+    del view
+    assert ib._unused(pool, 1)
+    alias = pool[0]  # so does any other Python reference
+    assert not ib._unused(pool, 0)
+    del alias
+    assert ib._unused(pool, 0)
+
+
+def test_memmap_without_preadv_reads_the_mapping(tmp_path, monkeypatch):
+    import os
+
+    raw = _series(30, 2, 2)
+    mm = _as_source(raw, "memmap", tmp_path)
+    starts = window_starts(30, 3, 2)
+    X, Y = materialize_windows(raw, starts, 3, 2)
+    monkeypatch.delattr(os, "preadv", raising=False)  # e.g. Windows
+    ds = IndexDataset(mm, starts, 3, 2)
+    assert "source=torch" in repr(ds)
+    x, y = ds[[4, 0]]
+    assert torch.equal(x, X[[4, 0]]) and torch.equal(y, Y[[4, 0]])

@@ -59,7 +59,7 @@ def test_index_base_and_signal_agree_window_for_window(metr_la_dir):
     index, base = loader.get_index_dataset(**kwargs), loader.get_base_dataset(**kwargs)
     assert torch.equal(index.means, base.means) and torch.equal(index.stds, base.stds)
     for split in range(3):
-        pairs = list(zip(_batches(index[split]), _batches(base[split])))
+        pairs = list(zip(_batches(index[split]), _batches(base[split]), strict=True))
         assert len(pairs) == len(index[split]) == len(base[split])
         for (xi, yi), (xb, yb) in pairs:
             assert torch.equal(xi, xb) and torch.equal(yi, yb)
@@ -89,7 +89,7 @@ def test_mmap_matches_in_memory(metr_la_dir):
     loader = METRLADatasetLoader(raw_data_dir=metr_la_dir)
     memory = loader.get_index_dataset(lags=6, batch_size=32)
     mapped = loader.get_index_dataset(lags=6, batch_size=32, mmap=True)
-    for (xm, ym), (xr, yr) in zip(_batches(mapped.test_loader), _batches(memory.test_loader)):
+    for (xm, ym), (xr, yr) in zip(_batches(mapped.test_loader), _batches(memory.test_loader), strict=True):
         assert torch.allclose(xm, xr, atol=1e-6) and torch.allclose(ym, yr, atol=1e-6)
     values = np.load(metr_la_dir / "node_values.npy")
     np.save(metr_la_dir / "node_values.npy", values.astype(np.float64))
@@ -124,7 +124,7 @@ def test_real_seven_days_of_metr_la_speeds(los_loop_metr_la_dir):
     assert dataset[0].x.shape == (207, 2, 12) and dataset[0].y.shape == (207, 12)
     index = loader.get_index_dataset(lags=12, batch_size=64)
     base = loader.get_base_dataset(lags=12, batch_size=64)
-    for (xi, yi), (xb, yb) in zip(_batches(index.val_loader), _batches(base.val_loader)):
+    for (xi, yi), (xb, yb) in zip(_batches(index.val_loader), _batches(base.val_loader), strict=True):
         assert torch.equal(xi, xb) and torch.equal(yi, yb)
     assert 40.0 < float(index.means[0]) < 70.0
 

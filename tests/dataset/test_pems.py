@@ -23,7 +23,7 @@ def test_base_and_mmap_index_agree(pems_dir):
     loader = PemsDatasetLoader(raw_data_dir=pems_dir)
     base = loader.get_base_dataset(lags=4, batch_size=50, mmap=True)
     index = loader.get_index_dataset(lags=4, batch_size=50, mmap=True)
-    for (xb, yb), (xi, yi) in zip(base.train_loader, index.train_loader):
+    for (xb, yb), (xi, yi) in zip(base.train_loader, index.train_loader, strict=True):
         assert torch.equal(xb, xi) and torch.equal(yb, yi)
 
 

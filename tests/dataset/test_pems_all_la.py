@@ -33,7 +33,7 @@ def test_index_base_mmap_agree(pems_all_la_dir):
     mapped = loader.get_index_dataset(mmap=True, **kwargs)
     assert loader.cache_path.is_file()
     for (xi, yi), (xb, yb), (xm, ym) in zip(index.test_loader, base.test_loader,
-                                            mapped.test_loader):
+                                            mapped.test_loader, strict=True):
         assert torch.equal(xi, xb) and torch.equal(yi, yb)
         assert torch.allclose(xi, xm, atol=1e-6) and torch.allclose(yi, ym, atol=1e-6)
 
@@ -100,3 +100,29 @@ def test_nan_only_sensor_and_mismatch_rejected(pems_all_la_dir):
     frame.to_hdf(path, key="other", mode="w")
     with pytest.raises(ValueError, match="key 'df'"):
         loader.read_data()
+
+
+def test_mmap_cache_rewritten_when_pickle_changes(tmp_path):
+    import os
+
+    ids = ["a", "b", "c"]
+    speeds = np.arange(90, dtype=np.float32).reshape(30, 3) + 10.0
+    pkl = synthetic.write_adjacency_pickle(tmp_path / "pems_AllLA_adj_mat.pkl", np.eye(3), ids)
+    h5 = synthetic.write_speed_h5(tmp_path / "pems_AllLA_speed.h5", speeds, ids)
+    loader = PemsAllLADatasetLoader(raw_data_dir=tmp_path)
+    first = loader.read_data(mmap=True)
+    np.testing.assert_array_equal(first[0, :, 0], [10.0, 11.0, 12.0])
+    # a new pickle fixing another sensor order: the cached copy is stale
+    synthetic.write_adjacency_pickle(pkl, np.eye(3), ["c", "a", "b"])
+    stamp = os.stat(loader.cache_path).st_mtime + 5
+    os.utime(pkl, (stamp, stamp))
+    np.testing.assert_array_equal(loader.read_data(mmap=True)[0, :, 0], [12.0, 10.0, 11.0])
+    # a pickle with another sensor set, older than the cache (copied with its mtime)
+    synthetic.write_adjacency_pickle(pkl, np.eye(2), ["b", "a"])
+    synthetic.write_speed_h5(h5, speeds[:, :2], ["a", "b"])
+    old = os.stat(loader.cache_path).st_mtime - 5
+    os.utime(pkl, (old, old))
+    os.utime(h5, (old, old))
+    again = loader.read_data(mmap=True)
+    assert again.shape == (30, 2, 2)
+    np.testing.assert_array_equal(again[0, :, 0], [11.0, 10.0])

@@ -21,7 +21,7 @@ def test_index_and_base_agree(pems_bay_dir):
     index, base = loader.get_index_dataset(**kwargs), loader.get_base_dataset(**kwargs)
     batches = 0
     for split in range(3):
-        for (xi, yi), (xb, yb) in zip(index[split], base[split]):
+        for (xi, yi), (xb, yb) in zip(index[split], base[split], strict=True):
             assert yi.shape[-1] == 2
             assert torch.equal(xi, xb) and torch.equal(yi, yb)
             batches += 1
@@ -36,7 +36,7 @@ def test_distributed_ranks_in_both_modes(pems_bay_dir):
         for epoch in range(2):
             index.set_epoch(epoch)
             base.set_epoch(epoch)
-            for (xi, _), (xb, _) in zip(index.train_loader, base.train_loader):
+            for (xi, _), (xb, _) in zip(index.train_loader, base.train_loader, strict=True):
                 assert torch.equal(xi, xb)
     total = len(loader.get_index_dataset(lags=8).train_loader.dataset)
     assert len(index.train_loader.sampler.sampler) == -(-total // 3)

@@ -37,7 +37,7 @@ def test_index_base_and_signal_agree(windmill_path):
     loader = WindmillOutputLargeDatasetLoader(raw_data_dir=windmill_path)
     kwargs = dict(lags=5, num_timesteps_out=1, batch_size=6, shuffle=True, seed=9)
     index, base = loader.get_index_dataset(**kwargs), loader.get_base_dataset(**kwargs)
-    for (xi, yi), (xb, yb) in zip(index.train_loader, base.train_loader):
+    for (xi, yi), (xb, yb) in zip(index.train_loader, base.train_loader, strict=True):
         assert torch.equal(xi, xb) and torch.equal(yi, yb)
     signal = loader.get_dataset(lags=5)
     x, y = loader.get_index_dataset(lags=5, num_timesteps_out=1)[0].dataset[[0, 3]]

@@ -426,12 +426,19 @@ class HDF5TrafficLoader(TrafficDatasetLoader):
     def read_data(self, mmap: bool = False) -> np.ndarray:
         r"""The ``(T, N, 2)`` float32 series (speed, time of day). With
         :obj:`mmap`, a ``.npy`` copy (:attr:`cache_path`) is written once
-        (atomically) and memory-mapped read-only."""
+        (atomically) and memory-mapped read-only; it is rewritten when the speed
+        table or the adjacency pickle (which fixes the sensor order) is newer, or
+        its sensor count differs from the pickle's."""
+        newest_source = max(self.speed_path.stat().st_mtime, self.adj_path.stat().st_mtime)
         if mmap and self.cache_path.is_file() and \
-                self.cache_path.stat().st_mtime >= self.speed_path.stat().st_mtime:
+                self.cache_path.stat().st_mtime >= newest_source:
             values = np.load(self.cache_path, mmap_mode="r")
-            check_array(values, str(self.cache_path), (None, None, self.num_features), kind="f")
-            return values
+            if values.ndim == 3 and values.shape[1:] == (len(self.read_sensors()[0]),
+                                                        self.num_features):
+                check_array(values, str(self.cache_path), (None, None, self.num_features),
+                            kind="f")
+                return values
+            del values  # another sensor set: stale, rewrite it below
         values = speed_values(*self.read_speeds())
         self._check_values(values, str(self.speed_path), values.shape[1],
                            sensor_ids=self.read_sensors()[0])

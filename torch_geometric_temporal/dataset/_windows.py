@@ -203,7 +203,9 @@ class WindowedDatasetLoader:
         if dask_batching:
             raise ValueError("dask_batching is provided by torch_geometric_temporal.dataset."
                              "dask_batching, not by the loaders; pass dask_batching=False.")
-        return self.get_loaders(mode, num_timesteps_in or lags, num_timesteps_out or lags,
+        num_timesteps_in = lags if num_timesteps_in is None else num_timesteps_in
+        num_timesteps_out = lags if num_timesteps_out is None else num_timesteps_out
+        return self.get_loaders(mode, num_timesteps_in, num_timesteps_out,
                                 device=resolve_device(device, allGPU), **kwargs)
 
     def get_loaders(self, mode: str = "index", num_timesteps_in: int = 12,

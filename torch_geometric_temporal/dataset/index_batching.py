@@ -175,10 +175,19 @@ def chronological_split(
 # ---------------------------------------------------------------------------
 # Sources: uniform row access to numpy / memmap / torch arrays
 # ---------------------------------------------------------------------------
+def _refcount_of_pool_slot(pool: list, i: int) -> int:
+    return sys.getrefcount(pool[i])
+
+
+#: What :func:`_refcount_of_pool_slot` returns for an object held only by the list:
+#: the list slot plus getrefcount's own argument (2 on CPython <= 3.13); measured,
+#: since newer interpreters may borrow the temporary reference and report 1.
+_SOLE_POOL_REFCOUNT = _refcount_of_pool_slot([object()], 0)
+
+
 def _unused(pool: list, i: int) -> bool:
     r"""Whether ``pool[i]`` is referenced by nothing but the pool (no live batch)."""
-    # references counted: the list slot and getrefcount's own argument
-    return sys.getrefcount(pool[i]) <= 2
+    return _refcount_of_pool_slot(pool, i) <= _SOLE_POOL_REFCOUNT
 
 
 class _Source:
@@ -355,8 +364,9 @@ class _Source:
 
 
 def _is_file_memmap(data: np.ndarray) -> bool:
-    # mode "c" (copy-on-write) may hold changes that are not in the file: read the mapping
-    return (isinstance(data, np.memmap) and getattr(data, "filename", None) is not None
+    # mode "c" (copy-on-write) may hold changes that are not in the file: read the mapping;
+    # so do platforms without os.preadv (Windows)
+    return (hasattr(os, "preadv") and isinstance(data, np.memmap) and getattr(data, "filename", None) is not None
             and getattr(data, "mode", "c") != "c"
             and isinstance(data.base, mmap.mmap) and data.flags.c_contiguous)
 
