@@ -18,6 +18,7 @@ distributed-index-batching), ``dask-index`` (Dask preprocessing, each rank
 holds only its shard's time range), ``dask`` (all windows materialized and
 persisted in the cluster: the Dask baseline).
 """
+import logging
 import sys
 from typing import Any, Dict, Optional, Sequence
 
@@ -80,16 +81,51 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     return spec, args
 
 
-def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
-    import logging
+#: Loggers of the Dask machinery in this process (scheduler, nannies, client).
+DASK_LOGGERS = ("distributed", "tornado", "asyncio")
+_CLOSED_ERRORS = ("CommClosedError", "StreamClosedError")
 
+
+class DropClosedCommErrors(logging.Filter):
+    r"""Drop the Dask machinery's records about a closed connection
+    (``CommClosedError``/``StreamClosedError``), which the nannies, the
+    scheduler and the client log while the cluster shuts down. A real
+    failure still ends the run with a :class:`DDPRunError`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name.split(".", 1)[0] not in DASK_LOGGERS:
+            return True
+        exc = record.exc_info[1] if record.exc_info else None
+        if exc is not None and type(exc).__name__ in _CLOSED_ERRORS:
+            return False
+        message = record.getMessage()
+        return not any(name in message for name in _CLOSED_ERRORS)
+
+
+def configure_logging(args) -> None:
+    r"""Log level from ``-d``/``-q``. With ``-q`` the Dask machinery of the
+    local cluster logs errors only (no INFO lines about the scheduler,
+    nannies and workers, no teardown warnings) and the benign closed-comm
+    errors of the teardown are dropped."""
+    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("torch_geometric_temporal").setLevel(level)
+    if args.quiet:
+        import distributed  # noqa: F401  (importing it sets the 'distributed' logger to INFO: override after)
+
+        for name in DASK_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        for handler in logging.getLogger().handlers + logging.getLogger("distributed").handlers:
+            if not any(isinstance(f, DropClosedCommErrors) for f in handler.filters):
+                handler.addFilter(DropClosedCommErrors())
+
+
+def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
     from torch_geometric_temporal.distributed.ddp import DDPRunError
     from torch_geometric_temporal.distributed.runner import run_ddp_experiment
 
     spec, args = parse_args(argv)
-    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("torch_geometric_temporal").setLevel(level)
+    configure_logging(args)
     try:
         return run_ddp_experiment(spec, args, callbacks=callbacks)
     except DDPRunError as error:

@@ -31,6 +31,22 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, png_path: str) -> None:
+    # atomic: a temporary PNG in the same folder, then os.replace
+    import tempfile
+
+    directory = os.path.dirname(os.path.abspath(png_path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            fig.savefig(f, format="png", dpi=120)
+        os.replace(tmp, png_path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def _require(path: str) -> str:
     if not os.path.isfile(path):
         raise FileNotFoundError(
@@ -59,8 +75,7 @@ def plot_learning_curves(per_epoch_csv: str, png_path: str, title: Optional[str]
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, png_path)
     return png_path
 
 
@@ -95,8 +110,7 @@ def plot_memory(system_csv: str, png_path: str, title: Optional[str] = None) -> 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(png_path, dpi=120)
-    plt.close(fig)
+    _save(plt, fig, png_path)
     return png_path
 
 

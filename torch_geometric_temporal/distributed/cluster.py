@@ -141,15 +141,16 @@ def connect_cluster(scheduler_file: str, n_workers: Optional[int] = None, timeou
     return client
 
 
-def scheduler_workers(client: Any) -> Dict[str, Dict[str, Any]]:
+def scheduler_workers(client: Any, timeout: float = 60.0) -> Dict[str, Dict[str, Any]]:
     r"""``{address: info}`` of the workers the scheduler knows now.
 
     Asks the scheduler directly: ``client.scheduler_info()`` returns a cache
     that the client's periodic refresh may replace at any moment by a
     summary without per-worker entries, which would make live workers look
-    gone.
+    gone. Raises :class:`TimeoutError` when the scheduler does not answer
+    within ``timeout`` seconds.
     """
-    info = client.sync(client.scheduler.identity, n_workers=-1)
+    info = client.sync(client.scheduler.identity, n_workers=-1, callback_timeout=timeout)
     return dict(info.get("workers", {}))
 
 
@@ -180,7 +181,7 @@ def close_cluster(cluster: Any = None, client: Any = None, timeout: float = 30.0
         if obj is None:
             continue
         try:
-            obj.close(timeout=timeout) if obj is client else obj.close()
+            obj.close(timeout=timeout)
         except Exception as exc:  # pragma: no cover - best effort
             logger.warning("closing %s failed: %s", type(obj).__name__, exc)
 

@@ -127,6 +127,8 @@ class SystemMonitor:
         self._lock = threading.Lock()
         self._writer: Optional[CSVAppender] = None
         self._gpu: Optional[_GPU] = None
+        #: seconds :meth:`stop` waits for the thread (``None``: ``max(5, 5 * interval)``)
+        self.join_timeout: Optional[float] = None
 
     def _record(self, row: Dict[str, object]) -> None:
         def peak(old, new):
@@ -175,7 +177,10 @@ class SystemMonitor:
         if self._thread is None:
             return
         self._stop.set()
-        self._thread.join()
+        timeout = self.join_timeout if self.join_timeout is not None else max(5.0, 5.0 * self.interval)
+        self._thread.join(timeout)
+        if self._thread.is_alive():  # a sample stuck in psutil/NVML: leave the daemon thread behind
+            log.warning("SystemMonitor thread did not stop within %.1f s; leaving it behind.", timeout)
         self._thread = None
         try:
             self.sample()  # a final sample, so short runs still have peaks
