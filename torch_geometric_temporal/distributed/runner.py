@@ -308,7 +308,7 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
     from torch_geometric_temporal.distributed.cluster import cluster_client, worker_addresses
     from torch_geometric_temporal.distributed.ddp import default_backend, run_ddp
     from torch_geometric_temporal.train.monitor import SystemMonitor
-    from torch_geometric_temporal.train.stats import STATS_COLUMNS, write_csv_atomic
+    from torch_geometric_temporal.train.stats import write_csv_atomic, write_stats
 
     t_start = time.perf_counter()
     os.makedirs(args.out_dir, exist_ok=True)
@@ -343,23 +343,10 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
                         pass
     total = time.perf_counter() - t_start
     main = ranks[0]
-    row: Dict[str, Any] = {
-        "dataset": spec.name,
-        "mode": args.mode,
-        "model": args.model,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "preprocessing_seconds": round(preprocessing, 6),
-        "training_seconds": round(main["training_seconds"], 6),
-        "total_seconds": round(total, 6),
-        "best_train_mae": main["best_train_mae"],
-        "best_val_mae": main["best_val_mae"],
-        "test_mae": main["test"].get("mae"),
-        "test_rmse": main["test"].get("rmse"),
-        "test_mape": main["test"].get("mape"),
-    }
-    row.update(monitor.peaks())
-    write_csv_atomic(os.path.join(args.out_dir, "stats.csv"), STATS_COLUMNS, [row])
+    row = write_stats(args.out_dir, dataset=spec.name, args=args, preprocessing_seconds=preprocessing,
+                      training_seconds=main["training_seconds"], total_seconds=total,
+                      best_train_mae=main["best_train_mae"], best_val_mae=main["best_val_mae"],
+                      test=main["test"], peaks=monitor.peaks())
     rank_rows = [{**{k: r.get(k) for k in RANK_COLUMNS}, "worker": addrs[r["rank"]]} for r in ranks]
     write_csv_atomic(os.path.join(args.out_dir, "ranks.csv"), RANK_COLUMNS, rank_rows)
     log.info("DDP run on %d ranks: %.2fs; test MAE %s", world, total, row["test_mae"])

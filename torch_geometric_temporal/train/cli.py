@@ -30,7 +30,7 @@ import torch
 
 from torch_geometric_temporal.train.metrics import StandardScaler
 from torch_geometric_temporal.train.models import MODEL_NAMES, build_model
-from torch_geometric_temporal.train.stats import STATS_COLUMNS, write_csv_atomic
+from torch_geometric_temporal.train.stats import write_stats
 from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
 
 __all__ = ["DatasetSpec", "str2bool", "build_parser", "parse_args", "load_data", "run_experiment"]
@@ -297,23 +297,10 @@ def _run(spec, args, callbacks, out_dir, system_csv, device, t_start) -> Dict[st
             result = trainer.fit(resume=bool(args.resume))
     total = time.perf_counter() - t_start
 
-    row: Dict[str, Any] = {
-        "dataset": spec.name,
-        "mode": args.mode,
-        "model": args.model,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "preprocessing_seconds": round(preprocessing, 6),
-        "training_seconds": round(result.training_seconds, 6),
-        "total_seconds": round(total, 6),
-        "best_train_mae": result.best_train_mae,
-        "best_val_mae": result.best_val_mae,
-        "test_mae": result.test.get("mae"),
-        "test_rmse": result.test.get("rmse"),
-        "test_mape": result.test.get("mape"),
-    }
-    row.update(monitor.peaks())
-    write_csv_atomic(os.path.join(out_dir, "stats.csv"), STATS_COLUMNS, [row])
+    row = write_stats(out_dir, dataset=spec.name, args=args, preprocessing_seconds=preprocessing,
+                      training_seconds=result.training_seconds, total_seconds=total,
+                      best_train_mae=result.best_train_mae, best_val_mae=result.best_val_mae,
+                      test=result.test, peaks=monitor.peaks())
     log.info("Runtime %.2fs; best train MAE %.4f; best val MAE %.4f; test MAE %s", total,
              result.best_train_mae, result.best_val_mae, row["test_mae"])
     return {**row, "test": result.test, "history": result.history}

@@ -11,7 +11,7 @@ import csv
 import io
 import os
 import tempfile
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 
 __all__ = [
     "STATS_COLUMNS",
@@ -134,6 +134,42 @@ def write_csv_atomic(path: str, fieldnames: Sequence[str], rows: Iterable[Mappin
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def write_stats(out_dir: str, *, dataset: str, args: Any, preprocessing_seconds: float,
+                training_seconds: float, total_seconds: float, best_train_mae: float,
+                best_val_mae: float, test: Mapping[str, float],
+                peaks: Mapping[str, object]) -> Dict[str, Any]:
+    r"""Write the one-row ``stats.csv`` of a run atomically and return the row.
+
+    Args:
+        out_dir (str): the run's output directory.
+        dataset (str): dataset name.
+        args (argparse.Namespace): the script's arguments (``mode``, ``model``,
+            ``epochs``, ``batch_size``).
+        preprocessing_seconds, training_seconds, total_seconds (float): timings.
+        best_train_mae, best_val_mae (float): best epoch metrics.
+        test (dict): test metrics with keys ``mae``, ``rmse``, ``mape``.
+        peaks (dict): memory peaks from :meth:`SystemMonitor.peaks`.
+    """
+    row: Dict[str, Any] = {
+        "dataset": dataset,
+        "mode": args.mode,
+        "model": args.model,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "preprocessing_seconds": round(preprocessing_seconds, 6),
+        "training_seconds": round(training_seconds, 6),
+        "total_seconds": round(total_seconds, 6),
+        "best_train_mae": best_train_mae,
+        "best_val_mae": best_val_mae,
+        "test_mae": test.get("mae"),
+        "test_rmse": test.get("rmse"),
+        "test_mape": test.get("mape"),
+    }
+    row.update(peaks)
+    write_csv_atomic(os.path.join(out_dir, "stats.csv"), STATS_COLUMNS, [row])
+    return row
 
 
 def read_csv(path: str) -> List[Dict[str, str]]:
