@@ -10,16 +10,13 @@ PGT-I's ``lags = 4`` weeks in, 4 weeks out. The graph is tiny, so the default
 is one CPU thread (``--threads``).
 """
 import sys
-from typing import Any, Dict, Optional, Sequence
 
-from torch_geometric_temporal.train.cli import DatasetSpec, parse_args, run_experiment
+from torch_geometric_temporal.train.cli import DatasetSpec, make_main
 
 SPEC = DatasetSpec(
     name="chickenpox",
     loader="torch_geometric_temporal.dataset.chickenpox:ChickenpoxDatasetLoader",
     description="Demo of index batching with the Chickenpox Hungary dataset (DCRNN).",
-    epochs=100,
-    batch_size=64,
     num_timesteps_in=4,
     num_timesteps_out=4,
     null_value=None,
@@ -28,8 +25,7 @@ SPEC = DatasetSpec(
 )
 
 
-def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
-    return run_experiment(SPEC, parse_args(SPEC, argv), callbacks=callbacks)
+main = make_main(SPEC)
 
 
 if __name__ == "__main__":

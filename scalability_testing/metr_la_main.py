@@ -8,25 +8,17 @@ Zero speeds are missing readings and are masked out of loss and metrics (DCRNN);
 windows are 12 steps (1 hour) in, 12 out.
 """
 import sys
-from typing import Any, Dict, Optional, Sequence
 
-from torch_geometric_temporal.train.cli import DatasetSpec, parse_args, run_experiment
+from torch_geometric_temporal.train.cli import DatasetSpec, make_main
 
 SPEC = DatasetSpec(
     name="metr_la",
     loader="torch_geometric_temporal.dataset.metr_la:METRLADatasetLoader",
     description="Demo of index batching with the METR-LA dataset (DCRNN).",
-    epochs=100,
-    batch_size=64,
-    num_timesteps_in=12,
-    num_timesteps_out=12,
-    null_value=0.0,
-    lags_argument=False,
 )
 
 
-def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
-    return run_experiment(SPEC, parse_args(SPEC, argv), callbacks=callbacks)
+main = make_main(SPEC)
 
 
 if __name__ == "__main__":

@@ -9,25 +9,18 @@ windows are 12 steps (1 hour) in, 12 out. Use ``--mmap`` to keep the series out 
 and ``pems_ddp.py`` for multi-worker training.
 """
 import sys
-from typing import Any, Dict, Optional, Sequence
 
-from torch_geometric_temporal.train.cli import DatasetSpec, parse_args, run_experiment
+from torch_geometric_temporal.train.cli import DatasetSpec, make_main
 
 SPEC = DatasetSpec(
     name="pems",
     loader="torch_geometric_temporal.dataset.pems:PemsDatasetLoader",
     description="Demo of index batching with the PeMS dataset (DCRNN).",
     epochs=30,
-    batch_size=64,
-    num_timesteps_in=12,
-    num_timesteps_out=12,
-    null_value=0.0,
-    lags_argument=False,
 )
 
 
-def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
-    return run_experiment(SPEC, parse_args(SPEC, argv), callbacks=callbacks)
+main = make_main(SPEC)
 
 
 if __name__ == "__main__":

@@ -8,16 +8,13 @@ Energy output is standardized and a zero is a real value, so no target is masked
 (``null_value=None``); windows are PGT-I's ``lags = 8`` steps in, 8 out.
 """
 import sys
-from typing import Any, Dict, Optional, Sequence
 
-from torch_geometric_temporal.train.cli import DatasetSpec, parse_args, run_experiment
+from torch_geometric_temporal.train.cli import DatasetSpec, make_main
 
 SPEC = DatasetSpec(
     name="windmill",
     loader="torch_geometric_temporal.dataset.windmill:WindmillOutputLargeDatasetLoader",
     description="Demo of index batching with the Windmill Output Large dataset (DCRNN).",
-    epochs=100,
-    batch_size=64,
     num_timesteps_in=8,
     num_timesteps_out=8,
     null_value=None,
@@ -25,8 +22,7 @@ SPEC = DatasetSpec(
 )
 
 
-def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
-    return run_experiment(SPEC, parse_args(SPEC, argv), callbacks=callbacks)
+main = make_main(SPEC)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 
@@ -90,6 +90,18 @@ class DatasetSpec:
     loader_kwargs: Dict[str, Any] = field(default_factory=dict)
     lags_argument: bool = False
     threads: Optional[int] = None
+
+
+def make_main(spec: DatasetSpec) -> Callable[..., Dict[str, Any]]:
+    r"""The ``main(argv=None, callbacks=())`` of a script training on ``spec``:
+    parse ``argv`` with :func:`parse_args` and run :func:`run_experiment`."""
+
+    def main(argv: Optional[Sequence[str]] = None,
+             callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
+        return run_experiment(spec, parse_args(spec, argv), callbacks=callbacks)
+
+    main.__doc__ = f"Train DCRNN on {spec.name}; returns the stats.csv row plus history."
+    return main
 
 
 def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
