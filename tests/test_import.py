@@ -28,9 +28,7 @@ def test_package_import_is_light():
     )
     added = sorted(set(result["heavy"]) - baseline)
     assert added == [], f"importing the package pulled in {added}"
-    # Not a timing assertion on our code's speed: a sanity bound far above the
-    # ~1.5 s that torch itself takes, catching accidental heavy imports.
-    assert result["elapsed"] < 5.0
+    # Import time is measured by benchmarks/bench_import.py, not asserted here.
 
 
 def test_snapshot_imports_pyg_lazily():
