@@ -211,7 +211,9 @@ def worker(args):
     import psutil  # noqa: F401  (imported before the baseline)
     import torch
 
-    torch.set_num_threads(args.threads)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    args.threads = torch.get_num_threads()
     # Warm-up: the same pipeline on a tiny file, so that the baseline includes the
     # library code pages and lazy initialisations the pipeline touches (not data).
     warm = os.path.join(args.data_dir, "warmup_f32.npy")
@@ -224,7 +226,7 @@ def worker(args):
     res = pipeline(args.worker, data_path(args, args.size), args, args.epochs, args.max_batches)
     peak = peak_rss_since_reset(reset_ok)
     raw_bytes = res["raw_mib"] * MiB
-    res.update(mode=args.worker, size=args.size, baseline_mib=base_rss / MiB,
+    res.update(mode=args.worker, size=args.size, threads=args.threads, baseline_mib=base_rss / MiB,
                peak_mib=peak / MiB, pipeline_mib=(peak - base_rss) / MiB,
                pipeline_x_raw=(peak - base_rss) / raw_bytes, peak_reset=reset_ok)
     print(json.dumps(res), flush=True)
@@ -254,7 +256,8 @@ def main():
                    help="time only this many batches per mode and extrapolate the epoch")
     p.add_argument("--max-batches-pems", type=int, default=None,
                    help="like --max-batches, for the full-PeMS size only")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch threads per worker (0: torch's default, one per core)")
     p.add_argument("--epochs", type=int, default=3,
                    help="timed epochs per mode; the best is reported (full PeMS: 1)")
     p.add_argument("--target", default="all",
@@ -302,7 +305,7 @@ def main():
 
     print(f"\nbatch size {args.batch_size}, 12-in/12-out, y features {args.target}, "
           f"best of {args.epochs} epochs (full PeMS: 1), "
-          f"torch threads {args.threads}, "
+          f"torch threads {sorted({r['threads'] for r in rows if 'threads' in r})}, "
           f"load average before run {load0:.1f} (CPU is shared: wall times "
           f"include waiting, CPU s does not)\n")
     print("| size | mode | raw MiB | peak RSS MiB | pipeline RSS MiB (x raw) | setup s "

@@ -3,12 +3,13 @@ import logging
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler, SequentialSampler, TensorDataset
 from torch.utils.data.distributed import DistributedSampler
 
 from torch_geometric_temporal.dataset.index_batching import (
     DistributedIndexSampler,
     IndexDataset,
+    TensorBatchSampler,
     add_time_of_day,
     chronological_split,
     fit_statistics,
@@ -35,6 +36,17 @@ def _as_source(data, kind, tmp_path):
         return data
     if kind == "torch":
         return torch.from_numpy(data.copy())
+    if kind == "torch-strided":  # not contiguous: rows gathered per time step
+        wide = torch.zeros(data.shape[:2] + (2 * data.shape[2],), dtype=torch.from_numpy(data).dtype)
+        wide[..., ::2] = torch.from_numpy(data)
+        out = wide[..., ::2]
+        assert not out.is_contiguous()
+        return out
+    if kind == "torch-offset":  # contiguous view with a storage offset
+        pad = np.concatenate([np.zeros_like(data[:3]), data])
+        out = torch.from_numpy(pad)[3:]
+        assert out.is_contiguous() and out.storage_offset() > 0
+        return out
     path = tmp_path / "series.npy"
     np.save(path, data)
     return np.load(path, mmap_mode="r")
@@ -101,7 +113,7 @@ CASES = [  # T, N, F, T_in, T_out, stride, target_features
 ]
 
 
-@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+@pytest.mark.parametrize("kind", ["numpy", "torch", "torch-strided", "torch-offset", "memmap"])
 @pytest.mark.parametrize("case", CASES)
 def test_index_batches_equal_materialized(kind, case, tmp_path):
     T, N, F, t_in, t_out, stride, tf = case
@@ -160,6 +172,56 @@ def test_loader_matches_tensor_dataset(shuffle, drop_last):
     for _ in range(2):
         for (xb, _), (xi, _) in zip(base, ours, strict=True):
             assert torch.equal(xb, xi)
+
+
+class _EveryOther(torch.utils.data.Sampler):  # a sampler TensorBatchSampler does not know
+    def __init__(self, n):
+        self.n = n
+
+    def __iter__(self):
+        return iter(range(0, self.n, 2))
+
+    def __len__(self):
+        return (self.n + 1) // 2
+
+
+@pytest.mark.parametrize("n, bs", [(37, 8), (32, 8), (5, 8), (1, 1)])
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("kind", ["random", "random-global", "sequential", "distributed", "other"])
+def test_tensor_batch_sampler_equals_batch_sampler(n, bs, drop_last, kind):
+    def make(seed):
+        gen = torch.Generator().manual_seed(seed)
+        if kind == "random":
+            return RandomSampler(range(n), generator=gen), gen
+        if kind == "random-global":
+            return RandomSampler(range(n)), gen
+        if kind == "sequential":
+            return SequentialSampler(range(n)), gen
+        if kind == "distributed":
+            return DistributedIndexSampler(n, num_replicas=2, rank=1, seed=seed), gen
+        return _EveryOther(n), gen
+
+    (ref_s, ref_g), (our_s, our_g) = make(5), make(5)
+    ref, ours = BatchSampler(ref_s, bs, drop_last), TensorBatchSampler(our_s, bs, drop_last)
+    assert len(ours) == len(ref)
+    for epoch in range(3):  # the same draws per epoch: later epochs agree too
+        torch.manual_seed(epoch)  # RandomSampler without a generator seeds from the global RNG
+        want = list(ref)
+        torch.manual_seed(epoch)
+        got = list(ours)
+        assert len(got) == len(want)
+        for a, b in zip(want, got):
+            assert b.dtype == torch.int64 and b.tolist() == a
+        assert torch.equal(ref_g.get_state(), our_g.get_state())
+        for s in (ref_s, our_s):
+            if hasattr(s, "set_epoch"):
+                s.set_epoch(epoch + 1)
+    # stopping mid-epoch leaves the generator where BatchSampler leaves it
+    if kind == "random" and n // bs >= 1:
+        (ref_s, ref_g), (our_s, our_g) = make(9), make(9)
+        next(iter(BatchSampler(ref_s, bs, drop_last)))
+        next(iter(TensorBatchSampler(our_s, bs, drop_last)))
+        assert torch.equal(ref_g.get_state(), our_g.get_state())
 
 
 def test_loader_shuffle_changes_order_and_is_deterministic():
@@ -512,6 +574,11 @@ def test_bad_indices():
     with pytest.raises(ValueError, match="1-D"):
         ds[np.zeros((2, 2), dtype=np.int64)]
     assert torch.equal(ds[-1][0], ds[[len(ds) - 1]][0][0])
+    # empty batch, reversed numpy view (negative stride), unsigned and tuple indices
+    x, y = ds[[]]
+    assert x.shape == (0, 3, 2, 1) and y.shape == (0, 3, 2, 1)
+    assert torch.equal(ds[np.arange(5)[::-1]][0], ds[[4, 3, 2, 1, 0]][0])
+    assert torch.equal(ds[np.array([2, 0], dtype=np.uint32)][1], ds[(2, 0)][1])
 
 
 @pytest.mark.parametrize("kind", ["numpy", "memmap"])
@@ -549,11 +616,11 @@ def test_bfloat16_and_float64_sources():
         assert x.dtype == t.dtype and torch.equal(x[1], t[1:4]) and torch.equal(y[0], t[7:9, :, :1])
 
 
-@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
+@pytest.mark.parametrize("kind", ["numpy", "torch", "torch-strided", "memmap"])
 def test_random_shapes_equal_plain_slicing(kind, tmp_path):
     # random T, N, F, T_in != T_out, stride and target features, checked against plain
     # numpy slicing (independent of the shared gather) and against materialize_windows
-    rng = np.random.default_rng({"numpy": 10, "torch": 11, "memmap": 12}[kind])
+    rng = np.random.default_rng({"numpy": 10, "torch": 11, "torch-strided": 13, "memmap": 12}[kind])
     for trial in range(6):
         N, F = int(rng.integers(1, 6)), int(rng.integers(1, 4))
         t_in = int(rng.integers(1, 9))

@@ -47,5 +47,7 @@ def test_quiet_run_writes_nothing_to_stderr(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert " INFO " not in proc.stderr, proc.stderr
     assert "CommClosedError" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
-    assert proc.stderr.strip() == "" and proc.stdout.strip() == "", proc.stderr  # a clean run says nothing
+    # a clean run says nothing
+    assert proc.stderr.strip() == "" and proc.stdout.strip() == "", \
+        f"stdout: {proc.stdout!r}\nstderr: {proc.stderr!r}"
     assert (tmp_path / "out" / "stats.csv").is_file()

@@ -9,6 +9,7 @@ materialized). Synthetic files in every format come from
 from torch_geometric_temporal.dataset.index_batching import (
     DistributedIndexSampler,
     IndexDataset,
+    TensorBatchSampler,
     add_time_of_day,
     identity_collate,
     chronological_split,
@@ -37,6 +38,7 @@ __all__ = [
     "set_loader_epoch",
     "IndexDataset",
     "DistributedIndexSampler",
+    "TensorBatchSampler",
     "index_dataloader",
     "window_starts",
     "chronological_split",

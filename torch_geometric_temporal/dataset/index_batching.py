@@ -67,6 +67,7 @@ __all__ = [
     "materialize_windows",
     "IndexDataset",
     "DistributedIndexSampler",
+    "TensorBatchSampler",
     "index_dataloader",
     "identity_collate",
 ]
@@ -329,6 +330,23 @@ class _Source:
         out = np.empty((b - a,) + self.shape[1:], dtype=self.np_dtype)
         self._pread_into(a, out)
         return torch.from_numpy(out)
+
+    def windows(self, offset: int, length: int) -> Optional[torch.Tensor]:
+        r"""Zero-copy view ``W`` of shape ``(T - offset - length + 1, length * N * F)``
+        with ``W[s] = data[s + offset : s + offset + length].flatten()``, or ``None``
+        if the tensor is not contiguous (or the view would be empty).
+
+        Rows overlap in memory (``as_strided``); the view is only read. Gathering
+        whole windows as rows copies ``B`` runs of ``length * N * F`` elements
+        instead of ``B * length`` runs of ``N * F``: measured 1.3-1.4 x faster on
+        the CPU at PeMS-BAY size, and it splits better over threads.
+        """
+        t = self.tensor
+        T, N, F = self.shape
+        n, row = T - offset - length + 1, N * F
+        if t is None or not t.is_contiguous() or n <= 0 or length * row == 0:
+            return None
+        return t.as_strided((n, length * row), (row, 1), t.storage_offset() + offset * row)
 
     def chunk_rows(self, bytes_per_elem: int = 8) -> int:
         per_row = max(1, self.shape[1] * self.shape[2] * bytes_per_elem)
@@ -738,17 +756,32 @@ def _gather(src: _Source, s: torch.Tensor, t_in: int, t_out: int,
         block = (src.new_block(n_x + n_y) if src.np_dtype is not None else
                  torch.empty(n_x + n_y, dtype=data.dtype, device=data.device))
         x, y = block[:n_x].view(B, t_in, N, F), block[n_x:].view(B, t_out, N, f_y)
-        rows_x = (s[:, None] + torch.arange(t_in, device=data.device)).reshape(-1)
-        rows_y = (s[:, None] + torch.arange(t_in, t_in + t_out, device=data.device)).reshape(-1)
-        torch.index_select(data, 0, rows_x, out=x.view(B * t_in, N, F))
-        if target is None:
+
+        def rows(a: int, b: int) -> torch.Tensor:  # time rows of every window, flattened
+            return (s[:, None] + torch.arange(a, b, device=data.device)).reshape(-1)
+
+        win_x = src.windows(0, t_in)
+        if win_x is not None:  # one contiguous run per window
+            torch.index_select(win_x, 0, s, out=x.view(B, t_in * N * F))
+        else:
+            torch.index_select(data, 0, rows(0, t_in), out=x.view(B * t_in, N, F))
+        win_y = src.windows(t_in, t_out) if target is None else None
+        if n_y == 0:
+            pass
+        elif win_y is not None:
+            torch.index_select(win_y, 0, s, out=y.view(B, t_out * N * F))
+        elif target is None:
+            rows_y = rows(t_in, t_in + t_out)
             torch.index_select(data, 0, rows_y, out=y.view(B * t_out, N, F))
         elif isinstance(target, slice) and src.np_view is not None:
+            rows_y = rows(t_in, t_in + t_out)
             # numpy's fancy indexing copies a strided feature slice faster than torch
             y.view(B * t_out, N, f_y).numpy()[...] = src.np_view[rows_y.numpy(), :, target]
         elif isinstance(target, slice):  # strided view, gathered contiguously
+            rows_y = rows(t_in, t_in + t_out)
             torch.index_select(data[:, :, target], 0, rows_y, out=y.view(B * t_out, N, f_y))
         else:
+            rows_y = rows(t_in, t_in + t_out)
             full = data.index_select(0, rows_y).view(B, t_out, N, F)
             torch.index_select(full, 3, target.to(data.device), out=y)
     else:  # file: one preadv per window (x and y rows are adjacent in the file)
@@ -952,15 +985,23 @@ class IndexDataset(Dataset):
     # -- gathering ----------------------------------------------------------
     def gather(self, indices) -> Tuple[torch.Tensor, torch.Tensor]:
         r"""Batch for window indices ``indices`` (sequence, array or 1-D tensor)."""
-        idx = torch.as_tensor(indices) if not isinstance(indices, torch.Tensor) else indices
+        if isinstance(indices, torch.Tensor):
+            idx = indices
+        else:  # numpy converts a list of ints ~4 x faster than torch.as_tensor
+            arr = np.asarray(indices)
+            if arr.dtype.kind in "ui":
+                arr = arr.astype(np.int64, copy=False)
+            idx = torch.from_numpy(np.ascontiguousarray(arr))
         if idx.numel() and (idx.dtype == torch.bool or idx.is_floating_point()):
             raise ValueError(f"indices must be integers, got dtype {idx.dtype}.")
         idx = idx.long()
         if idx.ndim != 1:
             raise ValueError(f"indices must be 1-D, got shape {tuple(idx.shape)}.")
         n = len(self)
-        if idx.numel() and (int(idx.min()) < -n or int(idx.max()) >= n):
-            raise IndexError(f"index out of range for IndexDataset of length {n}.")
+        if idx.numel():
+            lo, hi = torch.aminmax(idx)
+            if int(lo) < -n or int(hi) >= n:
+                raise IndexError(f"index out of range for IndexDataset of length {n}.")
         s = self._starts_dev[idx.to(self._starts_dev.device)]
         x, y = _gather(self._src, s, self.num_timesteps_in, self.num_timesteps_out,
                        self._target, self._stats)
@@ -1079,6 +1120,57 @@ class DistributedIndexSampler(Sampler[int]):
         return self.num_samples
 
 
+class TensorBatchSampler(BatchSampler):
+    r"""A :class:`~torch.utils.data.BatchSampler` that yields each batch as a
+    1-D ``int64`` tensor: the same batches, in the same order, consuming the
+    same random numbers as ``BatchSampler(sampler, batch_size, drop_last)``.
+
+    For the samplers :func:`index_dataloader` uses
+    (:class:`~torch.utils.data.RandomSampler` without replacement,
+    :class:`~torch.utils.data.SequentialSampler`, :class:`DistributedIndexSampler`)
+    the epoch's order is made as one tensor and sliced, with no Python per
+    index; any other sampler is batched by :class:`BatchSampler` and converted.
+
+    Args:
+        sampler (Sampler): per-window sampler.
+        batch_size (int): windows per batch.
+        drop_last (bool): drop the last incomplete batch.
+    """
+
+    def _epoch_order(self):
+        r"""``(order, after)``: the epoch's indices as a tensor (``None`` if the
+        sampler is not one of the known ones) and a callable run where
+        :class:`RandomSampler` draws its next permutation on exhaustion."""
+        s = self.sampler
+        if type(s) is RandomSampler and not s.replacement and s._num_samples is None:
+            n, gen = len(s.data_source), s.generator
+            if gen is None:  # as RandomSampler: a fresh generator seeded from the global RNG
+                seed = int(torch.empty((), dtype=torch.int64).random_().item())
+                gen = torch.Generator()
+                gen.manual_seed(seed)
+            return torch.randperm(n, generator=gen), lambda: torch.randperm(n, generator=gen)
+        if type(s) is SequentialSampler:
+            return torch.arange(len(s.data_source)), None
+        if isinstance(s, DistributedIndexSampler):
+            return torch.from_numpy(np.ascontiguousarray(s.indices())), None
+        return None, None
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        order, after = self._epoch_order()
+        if order is None:
+            for batch in super().__iter__():
+                yield torch.from_numpy(np.asarray(batch, dtype=np.int64))
+            return
+        bs, n = self.batch_size, order.numel()
+        full = n // bs
+        for i in range(full):
+            yield order[i * bs:(i + 1) * bs]
+        if after is not None:
+            after()
+        if n % bs and not self.drop_last:
+            yield order[full * bs:]
+
+
 def index_dataloader(
     dataset: Dataset,
     batch_size: int,
@@ -1091,11 +1183,12 @@ def index_dataloader(
 ) -> DataLoader:
     r"""``DataLoader`` that fetches each batch with one vectorized gather.
 
-    The loader's sampler is a :class:`~torch.utils.data.BatchSampler` over
+    The loader's sampler is a :class:`TensorBatchSampler` (a
+    :class:`~torch.utils.data.BatchSampler` yielding index tensors) over
     ``sampler`` (e.g. :class:`DistributedIndexSampler`) or over
     ``RandomSampler(dataset, generator=generator)`` / ``SequentialSampler``,
-    with ``batch_size=None``: the dataset receives the whole list of indices
-    and no default collate runs. With the same ``generator`` seed it yields the
+    with ``batch_size=None``: the dataset receives the whole batch of indices
+    and no collate runs. With the same ``generator`` seed it yields the
     same batches in the same order as the base path
     ``DataLoader(TensorDataset(X, Y), batch_size, shuffle=True, generator=g)``.
 
@@ -1126,5 +1219,6 @@ def index_dataloader(
     if sampler is None:
         sampler = (RandomSampler(dataset, generator=generator) if shuffle
                    else SequentialSampler(dataset))
-    return DataLoader(dataset, batch_size=None, sampler=BatchSampler(sampler, bs, drop_last),
-                      num_workers=num_workers, generator=generator, **kwargs)
+    return DataLoader(dataset, batch_size=None, sampler=TensorBatchSampler(sampler, bs, drop_last),
+                      num_workers=num_workers, generator=generator,
+                      collate_fn=identity_collate, **kwargs)
