@@ -273,6 +273,7 @@ class _Source:
         state.pop("_local", None)
         state.pop("_pool", None)
         state.pop("_pool_lock", None)
+        state.pop("_windows", None)
         return state
 
     def __del__(self):
@@ -351,12 +352,17 @@ class _Source:
         instead of ``B * length`` runs of ``N * F``: measured 1.3-1.4 x faster on
         the CPU at PeMS-BAY size, and it splits better over threads.
         """
-        t = self.tensor
-        T, N, F = self.shape
-        n, row = T - offset - length + 1, N * F
-        if t is None or not t.is_contiguous() or n <= 0 or length * row == 0:
-            return None
-        return t.as_strided((n, length * row), (row, 1), t.storage_offset() + offset * row)
+        cache = self.__dict__.setdefault("_windows", {})
+        if (offset, length) not in cache:
+            t = self.tensor
+            T, N, F = self.shape
+            n, row = T - offset - length + 1, N * F
+            if t is None or not t.is_contiguous() or n <= 0 or length * row == 0:
+                cache[offset, length] = None
+            else:
+                cache[offset, length] = t.as_strided((n, length * row), (row, 1),
+                                                     t.storage_offset() + offset * row)
+        return cache[offset, length]
 
     def chunk_rows(self, bytes_per_elem: int = 8) -> int:
         per_row = max(1, self.shape[1] * self.shape[2] * bytes_per_elem)
@@ -1009,10 +1015,13 @@ class IndexDataset(Dataset):
             raise ValueError(f"indices must be 1-D, got shape {tuple(idx.shape)}.")
         n = len(self)
         if idx.numel():
-            lo, hi = torch.aminmax(idx)
-            if int(lo) < -n or int(hi) >= n:
+            lo, hi = (int(v) for v in torch.aminmax(idx))
+            if lo < -n or hi >= n:
                 raise IndexError(f"index out of range for IndexDataset of length {n}.")
-        s = self._starts_dev[idx.to(self._starts_dev.device)]
+            if lo < 0:
+                idx = idx % n
+        # index_select: ~4 x less overhead than advanced indexing for a batch
+        s = torch.index_select(self._starts_dev, 0, idx.to(self._starts_dev.device))
         x, y = _gather(self._src, s, self.num_timesteps_in, self.num_timesteps_out,
                        self._target, self._stats)
         if not self.allow_nan and self._src.kind == "file":
