@@ -51,3 +51,25 @@ def test_quiet_run_writes_nothing_to_stderr(tmp_path):
     assert proc.stderr.strip() == "" and proc.stdout.strip() == "", \
         f"stdout: {proc.stdout!r}\nstderr: {proc.stderr!r}"
     assert (tmp_path / "out" / "stats.csv").is_file()
+
+
+def _log_on_worker(level, name, message):
+    logging.getLogger(name).log(level, message)
+
+
+@pytest.mark.parametrize("silence, shown", [(logging.ERROR, False), (logging.WARNING, True)])
+def test_cluster_silence_logs_reaches_worker_processes(capfd, silence, shown):
+    # what -q passes to the local cluster: a worker process's Dask warnings (such as
+    # the garbage-collection one seen under load) are dropped, its errors are kept
+    from torch_geometric_temporal.distributed.cluster import close_cluster, start_cluster
+
+    cluster, client = start_cluster(1, timeout=60, silence_logs=silence)
+    try:
+        client.run(_log_on_worker, logging.WARNING, "distributed.utils_perf",
+                   "full garbage collections took 99% CPU time recently (test)")
+        client.run(_log_on_worker, logging.ERROR, "distributed.worker", "a real error (test)")
+    finally:
+        close_cluster(cluster, client)
+    err = capfd.readouterr().err
+    assert "a real error (test)" in err
+    assert ("full garbage collections took 99% CPU time recently (test)" in err) == shown

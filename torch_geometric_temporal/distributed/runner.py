@@ -319,7 +319,11 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
     timeout = float(getattr(args, "timeout", 3600.0))
     if client is None:
         scheduler_file = args.scheduler_file if getattr(args, "dist", False) else None
-        ctx = cluster_client(world, scheduler_file=scheduler_file, gpu=bool(args.gpu), timeout=min(timeout, 300.0))
+        # -q: the worker processes of a local cluster log errors only (Dask's default,
+        # WARNING, lets e.g. "full garbage collections took N% CPU time" through)
+        ctx = cluster_client(world, scheduler_file=scheduler_file, gpu=bool(args.gpu),
+                             timeout=min(timeout, 300.0),
+                             silence_logs=logging.ERROR if getattr(args, "quiet", False) else logging.WARNING)
     else:
         import contextlib
 
