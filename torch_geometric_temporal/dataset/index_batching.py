@@ -782,22 +782,19 @@ def _gather(src: _Source, s: torch.Tensor, t_in: int, t_out: int,
         else:
             torch.index_select(data, 0, rows(0, t_in), out=x.view(B * t_in, N, F))
         win_y = src.windows(t_in, t_out) if target is None else None
+        rows_y = rows(t_in, t_in + t_out) if n_y and win_y is None else None
         if n_y == 0:
             pass
         elif win_y is not None:
             torch.index_select(win_y, 0, s, out=y.view(B, t_out * N * F))
         elif target is None:
-            rows_y = rows(t_in, t_in + t_out)
             torch.index_select(data, 0, rows_y, out=y.view(B * t_out, N, F))
         elif isinstance(target, slice) and src.np_view is not None:
-            rows_y = rows(t_in, t_in + t_out)
             # numpy's fancy indexing copies a strided feature slice faster than torch
             y.view(B * t_out, N, f_y).numpy()[...] = src.np_view[rows_y.numpy(), :, target]
         elif isinstance(target, slice):  # strided view, gathered contiguously
-            rows_y = rows(t_in, t_in + t_out)
             torch.index_select(data[:, :, target], 0, rows_y, out=y.view(B * t_out, N, f_y))
         else:
-            rows_y = rows(t_in, t_in + t_out)
             full = data.index_select(0, rows_y).view(B, t_out, N, F)
             torch.index_select(full, 3, target.to(data.device), out=y)
     else:  # file: one preadv per window (x and y rows are adjacent in the file)
