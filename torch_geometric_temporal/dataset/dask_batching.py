@@ -30,6 +30,8 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from torch_geometric_temporal.dataset.index_batching import WindowBatchDataset
+
 log = logging.getLogger(__name__)
 
 #: Target bytes per chunk of the arrays built here (also the transient
@@ -382,7 +384,7 @@ def _index_batching():
     return index_batching
 
 
-class DaskIndexDataset(torch.utils.data.Dataset):
+class DaskIndexDataset(WindowBatchDataset):
     r"""Index-batching over a Dask array: the series stays in Dask (on disk
     or on a cluster) and each batch computes only the rows its windows need.
 
@@ -464,17 +466,6 @@ class DaskIndexDataset(torch.utils.data.Dataset):
             target_features=self.target_features, mean=self.mean, std=self.std, device=self.device)
         return ds.gather(np.arange(len(local)))
 
-    def __getitem__(self, index):
-        if isinstance(index, (int, np.integer)):
-            x, y = self.gather([int(index)])
-            return x[0], y[0]
-        if isinstance(index, slice):
-            index = range(len(self))[index]
-        return self.gather(index)
-
-    def __getitems__(self, indices):
-        return self.gather(indices)
-
 
 def _cut_windows(rows: np.ndarray, local_starts: np.ndarray, t_in: int, t_out: int, target, mean, std, part: int):
     ds = _index_batching().IndexDataset(rows, local_starts, t_in, t_out, target_features=target, mean=mean, std=std)
@@ -526,7 +517,7 @@ def dask_materialize_windows(data: Any, starts: np.ndarray, num_timesteps_in: in
     return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0)
 
 
-class DaskWindowDataset(torch.utils.data.Dataset):
+class DaskWindowDataset(WindowBatchDataset):
     r"""Batches of the materialized baseline: indexes the (persisted) ``X``
     and ``Y`` of :func:`dask_materialize_windows` and computes a batch with
     one ``compute``.
@@ -557,14 +548,3 @@ class DaskWindowDataset(torch.utils.data.Dataset):
 
             x, y = dask.compute(x, y)
         return torch.from_numpy(np.ascontiguousarray(x[inverse])), torch.from_numpy(np.ascontiguousarray(y[inverse]))
-
-    def __getitem__(self, index):
-        if isinstance(index, (int, np.integer)):
-            x, y = self.gather([int(index)])
-            return x[0], y[0]
-        if isinstance(index, slice):
-            index = range(len(self))[index]
-        return self.gather(index)
-
-    def __getitems__(self, indices):
-        return self.gather(indices)

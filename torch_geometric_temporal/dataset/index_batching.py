@@ -65,6 +65,7 @@ __all__ = [
     "standardize_",
     "add_time_of_day",
     "materialize_windows",
+    "WindowBatchDataset",
     "IndexDataset",
     "DistributedIndexSampler",
     "TensorBatchSampler",
@@ -879,7 +880,33 @@ def materialize_windows(
 # ---------------------------------------------------------------------------
 # Dataset, sampler, loader
 # ---------------------------------------------------------------------------
-class IndexDataset(Dataset):
+class WindowBatchDataset(Dataset):
+    r"""Indexing shared by the window datasets: subclasses define
+    ``gather(indices) -> (X, Y)`` for a 1-D batch of window indices.
+
+    ``ds[i]`` (an int or 0-d tensor) gives one window ``(x, y)``; a slice, list,
+    array or 1-D tensor gives the whole batch from one :meth:`gather`.
+    """
+
+    def gather(self, indices) -> Tuple[torch.Tensor, torch.Tensor]:
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)) or (
+                isinstance(index, torch.Tensor) and index.ndim == 0):
+            x, y = self.gather([int(index)])
+            return x[0], y[0]
+        if isinstance(index, slice):
+            index = range(len(self))[index]
+        return self.gather(index)
+
+    def __getitems__(self, indices) -> Tuple[torch.Tensor, torch.Tensor]:
+        r"""Batch for ``indices``; used by ``DataLoader`` with automatic batching
+        (then pass ``collate_fn=identity_collate``)."""
+        return self.gather(indices)
+
+
+class IndexDataset(WindowBatchDataset):
     r"""Index-batching dataset over one ``(T, N, F)`` array
     (`PGT-I <https://arxiv.org/abs/2507.11683>`_).
 
@@ -1030,20 +1057,6 @@ class IndexDataset(Dataset):
             if n_nan or n_inf:
                 raise _nonfinite_error(n_nan, n_inf, "This batch of the memory-mapped data")
         return x, y
-
-    def __getitem__(self, index):
-        if isinstance(index, (int, np.integer)) or (
-                isinstance(index, torch.Tensor) and index.ndim == 0):
-            x, y = self.gather([int(index)])
-            return x[0], y[0]
-        if isinstance(index, slice):
-            index = range(len(self))[index]
-        return self.gather(index)
-
-    def __getitems__(self, indices) -> Tuple[torch.Tensor, torch.Tensor]:
-        r"""Batch for ``indices``; used by ``DataLoader`` with automatic batching
-        (then pass ``collate_fn=identity_collate``)."""
-        return self.gather(indices)
 
     def __repr__(self) -> str:
         T, N, F = self._src.shape
