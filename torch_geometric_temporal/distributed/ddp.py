@@ -12,18 +12,34 @@ Inside a rank the teardown order matters: the function's DDP module and
 optimizer are dropped, :func:`gc.collect` runs, all ranks meet in a
 :func:`~torch.distributed.barrier`, and only then is the process group
 destroyed; destroying it while a DDP module is alive can deadlock the worker.
+
+What the run opens on the network (see :func:`run_ddp`): on a local cluster
+(every worker on a loopback address) the ranks meet through a file
+rendezvous in a fresh private temporary directory, so nothing listens for the
+rendezvous; otherwise rank 0 holds a :class:`~torch.distributed.TCPStore`
+bound to the address its Dask worker announces (not to every interface).
+Each rank pins gloo's (and NCCL's bootstrap) sockets to the interface of its
+own worker address through ``GLOO_SOCKET_IFNAME``/``NCCL_SOCKET_IFNAME``
+unless these are set already.
 """
+import contextlib
 import gc
+import ipaddress
 import logging
+import os
+import shutil
 import socket
+import tempfile
 import time
 import traceback
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
+
+from torch_geometric_temporal._optional import require
 
 logger = logging.getLogger(__name__)
 
@@ -61,12 +77,100 @@ def default_backend(gpu: bool) -> str:
     return "nccl" if gpu else "gloo"
 
 
+def _family(host: str) -> int:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     r"""Return a TCP port that is free on ``host`` right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    with socket.socket(_family(host), socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def is_loopback(host: str) -> bool:
+    r"""``True`` when ``host`` is a loopback address (``127.0.0.0/8``,
+    ``::1``) or ``localhost``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+def interface_of(host: str) -> Optional[str]:
+    r"""Name of the network interface that holds address ``host`` (e.g.
+    ``"lo"`` for ``127.0.0.1``), or ``None`` when no local interface has it."""
+    import psutil  # a dependency of distributed
+
+    if host == "localhost":
+        host = "127.0.0.1"
+    for name, entries in psutil.net_if_addrs().items():
+        for entry in entries:
+            if entry.family in (socket.AF_INET, socket.AF_INET6) and entry.address.split("%", 1)[0] == host:
+                return name
+    return None
+
+
+#: Environment variables that pin the backends' own sockets to one interface.
+_IFNAME_VARS = {"gloo": ("GLOO_SOCKET_IFNAME",), "nccl": ("NCCL_SOCKET_IFNAME", "GLOO_SOCKET_IFNAME")}
+
+
+@contextlib.contextmanager
+def pinned_interface(host: str, backend: str) -> Iterator[Dict[str, str]]:
+    r"""Set ``GLOO_SOCKET_IFNAME`` (and ``NCCL_SOCKET_IFNAME`` for
+    ``nccl``) to the interface holding ``host`` for the duration of the
+    block, so the backend's sockets bind there and not to the interface
+    the machine's hostname resolves to. Variables already set are kept (an
+    explicit choice wins); the others are restored on exit. Yields what was
+    set."""
+    name = interface_of(host)
+    chosen = {} if name is None else {k: name for k in _IFNAME_VARS.get(backend, ()) if not os.environ.get(k)}
+    if name is None:
+        logger.warning("no local interface holds %s; %s sockets bind where the hostname resolves "
+                       "(set GLOO_SOCKET_IFNAME/NCCL_SOCKET_IFNAME to pin them)", host, backend)
+    os.environ.update(chosen)
+    try:
+        yield chosen
+    finally:
+        for key in chosen:
+            os.environ.pop(key, None)
+
+
+def _split_init_method(init_method: str) -> Tuple[str, int]:
+    # "tcp://127.0.0.1:40123" -> ("127.0.0.1", 40123); "tcp://[::1]:4" -> ("::1", 4)
+    hostport = init_method.split("://", 1)[1]
+    host, _, port = hostport.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _init_process_group(init_method: str, backend: str, rank: int, world_size: int, timeout: timedelta) -> None:
+    r"""``init_process_group`` through ``init_method``; for ``tcp://`` rank 0
+    serves the store on a socket bound to that address only (torch's own
+    store server would listen on every interface)."""
+    import torch.distributed as dist
+
+    if not init_method.startswith("tcp://"):
+        dist.init_process_group(backend, init_method=init_method, rank=rank, world_size=world_size,
+                                timeout=timeout)
+        return
+    host, port = _split_init_method(init_method)
+    fd = None
+    if rank == 0:
+        sock = socket.socket(_family(host), socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(max(128, world_size))
+        except BaseException:
+            sock.close()
+            raise
+        fd = sock.detach()
+    store = dist.TCPStore(host, port, world_size, rank == 0, timeout=timeout, wait_for_workers=False,
+                          master_listen_fd=fd)
+    dist.init_process_group(backend, store=store, rank=rank, world_size=world_size, timeout=timeout)
 
 
 def _host_of(address: str) -> str:
@@ -120,8 +224,18 @@ def _rank_main(
     num_threads: Optional[int],
     args: Sequence[Any],
     kwargs: dict,
+    host: Optional[str] = None,
 ) -> Any:
     # Runs inside a Dask worker: one rank of the DDP job.
+    if host is None:
+        return _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads,
+                          args, kwargs)
+    with pinned_interface(host, backend):  # gloo/NCCL sockets on this worker's own interface
+        return _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads,
+                          args, kwargs)
+
+
+def _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads, args, kwargs):
     import torch.distributed as dist
 
     if num_threads:
@@ -129,13 +243,7 @@ def _rank_main(
     if dist.is_initialized():  # left over from a crashed run on this worker
         dist.destroy_process_group()
     device = _rank_device(backend, local_rank)
-    dist.init_process_group(
-        backend,
-        init_method=init_method,
-        rank=rank,
-        world_size=world_size,
-        timeout=timedelta(seconds=timeout_s),
-    )
+    _init_process_group(init_method, backend, rank, world_size, timedelta(seconds=timeout_s))
     ctx = RankContext(rank, world_size, local_rank, backend, device)
     try:
         result = fn(ctx, *args, **kwargs)
@@ -167,6 +275,7 @@ def run_ddp(
     num_threads: Optional[int] = 1,
     restart_on_failure: bool = False,
     poll_interval: float = 0.5,
+    rendezvous: str = "auto",
     **kwargs: Any,
 ) -> List[Any]:
     r"""Run ``fn(ctx, *args, **kwargs)`` on every worker as one DDP rank.
@@ -196,6 +305,16 @@ def run_ddp(
             sees the peer's socket close and at the latest after
             ``collective_timeout``; a dead worker is restarted by its nanny.
         poll_interval (float): seconds between liveness checks.
+        rendezvous (str): how the ranks meet. ``"file"``: a file in a fresh
+            private temporary directory (mode ``0700``, removed after the
+            run), so nothing listens; needs all workers on this machine.
+            ``"tcp"``: a :class:`~torch.distributed.TCPStore` served by rank
+            0 on the address its worker announces (that interface only).
+            ``"auto"`` (default): ``"file"`` when every worker address is a
+            loopback address, else ``"tcp"``. In both cases each rank pins
+            gloo's (and NCCL's bootstrap) sockets to the interface of its
+            own worker address unless ``GLOO_SOCKET_IFNAME`` /
+            ``NCCL_SOCKET_IFNAME`` are set.
         **kwargs: keyword arguments for ``fn``.
 
     Returns:
@@ -204,9 +323,10 @@ def run_ddp(
     Raises:
         DDPRunError: a rank raised, its worker died, or ``timeout`` passed.
     """
-    from distributed import wait
-
+    from torch_geometric_temporal._optional import require
     from torch_geometric_temporal.distributed.cluster import scheduler_workers, worker_addresses
+
+    require("distributed", "dask", "Dask-launched DDP")
 
     if backend not in ("gloo", "nccl", "mpi"):
         raise ValueError(f"unknown backend {backend!r}; use 'gloo' on CPU or 'nccl' on GPU.")
@@ -227,18 +347,41 @@ def run_ddp(
     if world_size == 0:
         raise DDPRunError("no Dask workers are connected; start workers or a LocalCluster first.")
 
-    local_ranks, seen = [], {}
-    for addr in addrs:
-        host = _host_of(addr)
-        local_ranks.append(seen.get(host, 0))
-        seen[host] = seen.get(host, 0) + 1
-
-    master = _host_of(addrs[0])
-    port_future = client.submit(free_port, master, workers=[addrs[0]], pure=False)
-    port = port_future.result(timeout=min(timeout, 60.0))
-    init_method = f"tcp://{master}:{port}" if ":" not in master else f"tcp://[{master}]:{port}"
+    hosts = [_host_of(addr) for addr in addrs]
+    if rendezvous not in ("auto", "file", "tcp"):
+        raise ValueError(f"unknown rendezvous {rendezvous!r}; use 'auto', 'file' or 'tcp'.")
+    if rendezvous == "file" or (rendezvous == "auto" and all(is_loopback(h) for h in hosts)):
+        # all ranks on this machine: meet through a file in a private directory, nothing listens
+        rendezvous_dir = tempfile.mkdtemp(prefix="pgt-ddp-")  # mode 0700
+        init_method = "file://" + os.path.join(rendezvous_dir, "rendezvous")
+    else:
+        rendezvous_dir = None
+        master = hosts[0]  # the store listens on the address rank 0's worker announces, only there
+        port = client.submit(free_port, master, workers=[addrs[0]], pure=False).result(timeout=min(timeout, 60.0))
+        init_method = f"tcp://{master}:{port}" if ":" not in master else f"tcp://[{master}]:{port}"
     run_id = uuid.uuid4().hex[:8]
     logger.info("DDP run %s: %d ranks, backend %s, rendezvous %s", run_id, world_size, backend, init_method)
+    try:
+        return _run_ranks(client, fn, args, kwargs, addrs, hosts, init_method, backend, timeout,
+                          collective_timeout, num_threads, restart_on_failure, poll_interval, run_id)
+    finally:
+        if rendezvous_dir is not None:
+            shutil.rmtree(rendezvous_dir, ignore_errors=True)
+
+
+def _run_ranks(client: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs: dict, addrs: List[str],
+               hosts: List[str], init_method: str, backend: str, timeout: float, collective_timeout: float,
+               num_threads: Optional[int], restart_on_failure: bool, poll_interval: float,
+               run_id: str) -> List[Any]:
+    wait = require("distributed", "dask", "Dask-launched DDP").wait
+
+    from torch_geometric_temporal.distributed.cluster import scheduler_workers
+
+    world_size = len(addrs)
+    local_ranks, seen = [], {}
+    for host in hosts:
+        local_ranks.append(seen.get(host, 0))
+        seen[host] = seen.get(host, 0) + 1
 
     futures = [
         client.submit(
@@ -253,6 +396,7 @@ def run_ddp(
             num_threads,
             args,
             kwargs,
+            hosts[rank],
             workers=[addr],
             allow_other_workers=False,
             pure=False,
