@@ -424,6 +424,46 @@ def test_distributed_sampler(n, replicas, drop_last):
     assert list(DistributedIndexSampler(10, 2, 1, shuffle=False)) == [1, 3, 5, 7, 9]
 
 
+@pytest.mark.parametrize("n, replicas, shuffle", [(43, 4, True), (43, 4, False), (40, 4, True),
+                                                  (2, 3, False), (7, 1, True)])
+def test_distributed_sampler_without_padding(n, replicas, shuffle):
+    # evaluation shards: uneven, every index exactly once, a rank may get none
+    for epoch in (0, 1):
+        parts = []
+        for r in range(replicas):
+            smp = DistributedIndexSampler(n, replicas, r, shuffle=shuffle, seed=5, pad=False)
+            smp.set_epoch(epoch)
+            idx = smp.indices()
+            assert len(idx) == len(smp) == len(range(r, n, replicas))
+            padded = DistributedIndexSampler(n, replicas, r, shuffle=shuffle, seed=5)
+            padded.set_epoch(epoch)
+            assert idx.tolist() == list(padded)[:len(idx)]  # the padded order without the repeats
+            parts.append(idx)
+        assert sorted(np.concatenate(parts).tolist()) == list(range(n))
+        assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    assert list(DistributedIndexSampler(2, 3, 2, shuffle=False, pad=False)) == []
+    # drop_last wins over pad=False
+    assert len(DistributedIndexSampler(43, 4, 0, drop_last=True, pad=False)) == 10
+
+
+def test_ddp_loaders_evaluate_every_window_once():
+    from torch_geometric_temporal.dataset._windows import make_loaders, split_starts
+
+    data = torch.from_numpy(_series(90, 3, 2))
+    splits = split_starts(90, 4, 4, (0.7, 0.1, 0.2))
+    assert len(splits[2]) % 3 and len(splits[0]) % 3  # padding would be needed for 3 ranks
+    seen = [[], [], []]
+    for rank in range(3):
+        for split, loader in enumerate(make_loaders(data, splits, 4, 4, batch_size=4, world_size=3,
+                                                    ddp_rank=rank, seed=1, shuffle=True)):
+            seen[split] += torch.cat(list(loader.batch_sampler or loader.sampler)).tolist()
+    train, val, test = seen
+    assert len(train) == 3 * -(-len(splits[0]) // 3)  # training keeps DistributedSampler's padding
+    assert set(train) == set(range(len(splits[0])))
+    assert sorted(val) == list(range(len(splits[1])))  # no repeats: metrics independent of -np
+    assert sorted(test) == list(range(len(splits[2])))
+
+
 def test_distributed_sampler_with_loader():
     raw = _series(80, 3, 2)
     starts = window_starts(80, 4, 4)

@@ -149,3 +149,18 @@ def test_importing_the_runtime_does_not_import_dask():
             "bad = sorted({m.split('.')[0] for m in sys.modules} & {'dask', 'distributed', 'pandas', 'psutil'}); "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+@pytest.mark.parametrize("num_starts, replicas", [(37, 2), (37, 4), (40, 4)])
+def test_eval_plan_visits_every_window_once(num_starts, replicas):
+    starts = np.arange(num_starts) * 2
+    plan = ShardPlan(starts, replicas, T_IN, T_OUT, shuffle=False, redeal=False, pad=False)
+    orders = [plan.rank_order(0, r) for r in range(replicas)]
+    assert sorted(np.concatenate(orders).tolist()) == list(range(num_starts))  # no repeats, none left out
+    for r, order in enumerate(orders):
+        assert len(ShardSampler(plan, r)) == len(order) == plan.num_samples(0, r)
+    padded = ShardPlan(starts, replicas, T_IN, T_OUT, shuffle=False, redeal=False)
+    assert len(np.concatenate([padded.rank_order(0, r) for r in range(replicas)])) == \
+        replicas * max(map(len, orders))  # the training plan still pads to equal steps
+    batches = plan.global_batches(0, 4)
+    assert sorted(np.concatenate(batches).tolist()) == list(range(num_starts))

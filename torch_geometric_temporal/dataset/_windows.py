@@ -88,13 +88,13 @@ def train_span(train: np.ndarray, num_timesteps_in: int) -> int:
 
 
 def _sampler(length: int, shuffle: bool, seed: int, world_size: int, ddp_rank: int,
-             drop_last: bool) -> Sampler:
+             drop_last: bool, pad: bool = True) -> Sampler:
     if ddp_rank is not None and ddp_rank != -1:
         if world_size is None or world_size < 1:
             raise ValueError(f"ddp_rank={ddp_rank} needs world_size >= 1, got {world_size}.")
         return _index_batching().DistributedIndexSampler(
             length, num_replicas=world_size, rank=ddp_rank, shuffle=shuffle, seed=seed,
-            drop_last=drop_last)
+            drop_last=drop_last, pad=pad)
     if shuffle:
         generator = torch.Generator()
         generator.manual_seed(seed)
@@ -120,14 +120,18 @@ def make_loaders(data: Any, splits: Sequence[np.ndarray], num_timesteps_in: int,
     Both modes draw batch order from the same sampler (sequential, seeded
     :class:`~torch.utils.data.RandomSampler`, or
     :class:`DistributedIndexSampler` when :obj:`ddp_rank` is not ``-1``), so
-    they yield the same windows in the same order.
+    they yield the same windows in the same order. Under DDP the training
+    split (the first) is padded to equal shards as by
+    :class:`~torch.utils.data.distributed.DistributedSampler`; the
+    evaluation splits are dealt unevenly without padding, so that every
+    window is evaluated exactly once whatever the number of ranks.
     """
     if mode not in ("index", "base"):
         raise ValueError(f"mode must be 'index' or 'base', got {mode!r}.")
     ib = _index_batching()
     loaders = []
-    for starts in splits:
-        sampler = _sampler(len(starts), shuffle, seed, world_size, ddp_rank, drop_last)
+    for i, starts in enumerate(splits):
+        sampler = _sampler(len(starts), shuffle, seed, world_size, ddp_rank, drop_last, pad=i == 0)
         if mode == "index":
             dataset = ib.IndexDataset(data, starts, num_timesteps_in, num_timesteps_out,
                                       target_features=target_features, mean=mean, std=std,
@@ -235,7 +239,8 @@ class WindowedDatasetLoader:
                 mode) or the windows (base mode) live, e.g. ``"cuda:0"``.
             world_size (int): DDP world size (with :obj:`ddp_rank`).
             ddp_rank (int): this process's DDP rank; ``-1`` for no DDP. Each
-                split then uses a :class:`DistributedIndexSampler`.
+                split then uses a :class:`DistributedIndexSampler`, padded
+                for training, uneven (every window once) for val/test.
             seed (int): seed of the shuffling.
             drop_last (bool): drop each split's last incomplete batch.
             num_workers (int): DataLoader workers.

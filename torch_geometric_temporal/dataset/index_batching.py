@@ -1082,6 +1082,13 @@ class DistributedIndexSampler(Sampler[int]):
     dropped so every rank gets ``floor(n / num_replicas)``; rank ``r`` takes
     positions ``r, r + num_replicas, ...``.
 
+    With ``pad=False`` (and ``drop_last=False``) nothing is added or dropped:
+    the ranks get uneven shards (sizes differ by at most one, a rank may get
+    none) that together hold every index exactly once. Use it for evaluation,
+    where padding would count the repeated windows twice and make the
+    metrics depend on the number of ranks; it needs a loop without per-batch
+    collectives, since the ranks then run different numbers of batches.
+
     Args:
         dataset_or_length (Dataset or int): dataset (its ``len``) or length.
         num_replicas (int, optional): world size; default from an initialized
@@ -1090,11 +1097,13 @@ class DistributedIndexSampler(Sampler[int]):
         shuffle (bool): shuffle per epoch (default ``True``).
         seed (int): base seed, identical on all ranks (default ``0``).
         drop_last (bool): drop the tail instead of padding (default ``False``).
+        pad (bool): pad to equal shards as :class:`DistributedSampler` does
+            (default ``True``); ``False`` for uneven shards, every index once.
     """
 
     def __init__(self, dataset_or_length, num_replicas: Optional[int] = None,
                  rank: Optional[int] = None, shuffle: bool = True, seed: int = 0,
-                 drop_last: bool = False):
+                 drop_last: bool = False, pad: bool = True):
         n = dataset_or_length if isinstance(dataset_or_length, (int, np.integer)) \
             else len(dataset_or_length)
         if num_replicas is None or rank is None:
@@ -1114,7 +1123,12 @@ class DistributedIndexSampler(Sampler[int]):
         if self.n < 1:
             raise ValueError("Cannot distribute an empty dataset.")
         self.shuffle, self.seed, self.drop_last = bool(shuffle), int(seed), bool(drop_last)
+        self.pad = bool(pad)
         self.epoch = 0
+        if not self.pad and not self.drop_last:  # uneven shards: positions rank, rank + R, ... < n
+            self.num_samples = len(range(self.rank, self.n, self.num_replicas))
+            self.total_size = self.n
+            return
         if self.drop_last and self.n % self.num_replicas:
             self.num_samples = self.n // self.num_replicas
         else:

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.distributed.ddp import RankContext
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ def prepare_job(spec: Any, args: argparse.Namespace, client: Any, world_size: in
         X, Y = dask_materialize_windows(series, starts, spec.num_timesteps_in, spec.num_timesteps_out,
                                         target_features=(0,), mean=job.mean, std=job.std)
         X, Y = client.persist([X, Y])
-        from distributed import wait
+        wait = require("distributed", "dask", "Dask-launched DDP").wait
 
         wait([X, Y], timeout=getattr(args, "timeout", 3600))
         client.publish_dataset(**{f"{token}-{name}": (X, Y)})
@@ -145,7 +146,7 @@ def prepare_job(spec: Any, args: argparse.Namespace, client: Any, world_size: in
 
 
 def _rss_mb() -> float:
-    import psutil
+    psutil = require("psutil", "monitor", "Memory figures of the DDP run")
 
     return psutil.Process(os.getpid()).memory_info().rss / 2**20
 
@@ -155,7 +156,10 @@ def _peak_rss_mb() -> float:
 
 
 def _split_loaders_rank(ctx: RankContext, job: DDPJob, client: Any = None):
-    r"""Train/val/test loaders of this rank for ``job.args.mode``."""
+    r"""Train/val/test loaders of this rank for ``job.args.mode``: the
+    training shards are padded to equal length (every rank runs the same
+    number of steps), the val/test shards are not (every window evaluated
+    exactly once, whatever the number of ranks)."""
     from torch_geometric_temporal.dataset.index_batching import DistributedIndexSampler, index_dataloader
     from torch_geometric_temporal.distributed.sharding import ShardedIndexDataset, ShardPlan, ShardSampler
 
@@ -169,7 +173,7 @@ def _split_loaders_rank(ctx: RankContext, job: DDPJob, client: Any = None):
         if args.mode == "dask-index":
             plan = ShardPlan(starts, ctx.world_size, t_in, t_out,
                              blocks_per_rank=job.blocks_per_rank if train else 1,
-                             shuffle=shuffle, redeal=train, seed=args.seed)
+                             shuffle=shuffle, redeal=train, seed=args.seed, pad=train)
             ds = ShardedIndexDataset(job.series, plan, ctx.rank, target_features=(0,), mean=job.mean,
                                      std=job.std, device=device)
             sampler = ShardSampler(plan, ctx.rank, ds)
@@ -179,7 +183,8 @@ def _split_loaders_rank(ctx: RankContext, job: DDPJob, client: Any = None):
 
             X, Y = client.get_dataset(job.windows[i])
             ds = DaskWindowDataset(X, Y, client=client)
-            sampler = DistributedIndexSampler(len(ds), ctx.world_size, ctx.rank, shuffle=shuffle, seed=args.seed)
+            sampler = DistributedIndexSampler(len(ds), ctx.world_size, ctx.rank, shuffle=shuffle, seed=args.seed,
+                                              pad=train)
         # the dask baseline fetches through this worker's client, which loader processes cannot share
         workers = 0 if args.mode == "dask" else args.num_workers
         loaders.append(index_dataloader(ds, args.batch_size, sampler=sampler, num_workers=workers))
@@ -211,7 +216,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
     held: List[Any] = []
     context = contextlib.nullcontext(None)
     if args.mode == "dask":
-        from distributed import worker_client
+        worker_client = require("distributed", "dask", "Dask-launched DDP").worker_client
 
         context = worker_client()  # secede: the persisted windows' tasks need this worker's thread
     with context as client:
@@ -270,7 +275,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
 
 
 def _local_addresses() -> set:
-    import psutil
+    psutil = require("psutil", "monitor", "Memory figures of the DDP run")
 
     addrs = {"127.0.0.1", "localhost", socket.gethostname()}
     for entries in psutil.net_if_addrs().values():

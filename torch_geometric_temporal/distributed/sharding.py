@@ -19,7 +19,8 @@ What is equivalent to single-process training and what is not:
 
 * Each epoch still visits every window exactly once overall (up to the
   padding/dropping needed to give every rank the same number of steps), and
-  the order is re-drawn every epoch.
+  the order is re-drawn every epoch. Evaluation plans (``pad=False``) give
+  uneven shards instead, so every validation/test window counts exactly once.
 * The *global* batch at step ``s`` is the union of the ranks' local batches,
   so it always holds ``B`` windows from each rank's blocks (a stratified
   shuffle, still an unbiased draw of the epoch's windows). A single process
@@ -42,6 +43,8 @@ from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Uni
 
 import numpy as np
 import torch
+
+from torch_geometric_temporal._optional import require
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +102,10 @@ class ShardPlan:
         drop_last (bool): give every rank the smallest per-rank sample count
             (drop the rest) instead of padding up to the largest by repeating
             the rank's own samples.
+        pad (bool): ``False``: neither pad nor drop; each rank yields exactly
+            its own samples (the counts may differ by one), so the ranks
+            together visit every window once. For evaluation (use it with
+            ``redeal=False``, ``shuffle=False``).
     """
 
     def __init__(
@@ -112,6 +119,7 @@ class ShardPlan:
         redeal: bool = True,
         seed: int = 0,
         drop_last: bool = False,
+        pad: bool = True,
     ):
         starts = np.asarray(starts, dtype=np.int64)
         if starts.ndim != 1 or starts.size == 0:
@@ -127,7 +135,7 @@ class ShardPlan:
         self.T_in, self.T_out = int(T_in), int(T_out)
         self.blocks_per_rank = int(blocks_per_rank)
         self.shuffle, self.redeal = bool(shuffle), bool(redeal)
-        self.seed, self.drop_last = int(seed), bool(drop_last)
+        self.seed, self.drop_last, self.pad = int(seed), bool(drop_last), bool(pad)
         self.blocks = split_blocks(len(starts), self.num_replicas * self.blocks_per_rank)
 
     @property
@@ -154,9 +162,14 @@ class ShardPlan:
         ids = [np.arange(*self.blocks[b]) for b in self.rank_blocks(epoch, rank)]
         return np.concatenate(ids)
 
-    def num_samples(self, epoch: int = 0) -> int:
-        r"""Samples every rank yields in ``epoch``."""
+    def num_samples(self, epoch: int = 0, rank: Optional[int] = None) -> int:
+        r"""Samples every rank yields in ``epoch``; with ``pad=False`` the
+        counts differ between ranks: then the count of ``rank`` (default the
+        largest)."""
         counts = [len(self.rank_samples(epoch, r)) for r in range(self.num_replicas)]
+        if not self.pad and not self.drop_last and rank is not None:
+            self._check_rank(rank)
+            return counts[rank]
         return min(counts) if self.drop_last else max(counts)
 
     def rank_order(self, epoch: int, rank: int) -> np.ndarray:
@@ -164,13 +177,13 @@ class ShardPlan:
 
         Shuffled (if ``shuffle``) with a generator seeded by
         ``seed``, ``epoch`` and ``rank``; truncated or cyclically padded to
-        :meth:`num_samples`.
+        :meth:`num_samples` (unless ``pad=False``).
         """
         ids = self.rank_samples(epoch, rank)
         if self.shuffle:
             gen = torch.Generator().manual_seed(self.seed + 1_000_003 * (epoch + 1) + rank)
             ids = ids[torch.randperm(len(ids), generator=gen).numpy()]
-        n = self.num_samples(epoch)
+        n = self.num_samples(epoch, rank)
         if len(ids) < n:
             ids = np.resize(ids, n)  # repeats the rank's own samples
         return ids[:n]
@@ -181,7 +194,7 @@ class ShardPlan:
         order, of every rank's ``s``-th local batch. A single process fed these
         batches (with ``P * batch_size``) reproduces the DDP run."""
         orders = [self.rank_order(epoch, r) for r in range(self.num_replicas)]
-        n = len(orders[0])
+        n = max(len(o) for o in orders)
         steps = n // batch_size if drop_last else -(-n // batch_size)
         return [
             np.concatenate([o[s * batch_size:(s + 1) * batch_size] for o in orders]) for s in range(steps)
@@ -200,7 +213,7 @@ def _read_rows(source: Any, lo: int, hi: int) -> Any:
     one chunk, not a second copy of the rows."""
     rows = source(lo, hi) if callable(source) else source[lo:hi]
     if hasattr(rows, "dask") and hasattr(rows, "compute"):
-        import dask.array as da
+        da = require("dask.array", "dask", "Reading a Dask array shard")
 
         out = np.empty(rows.shape, dtype=rows.dtype)
         da.store(rows, out, lock=False, scheduler="synchronous")
@@ -355,7 +368,7 @@ class ShardSampler(torch.utils.data.Sampler):
         return iter(self.plan.rank_order(self.epoch, self.rank).tolist())
 
     def __len__(self) -> int:
-        return self.plan.num_samples(self.epoch)
+        return self.plan.num_samples(self.epoch, self.rank)
 
 
 class GlobalBatchSampler(torch.utils.data.Sampler):

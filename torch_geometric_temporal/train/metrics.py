@@ -187,21 +187,32 @@ class MetricAccumulator:
             self.pct_count += sums[4]
 
     def all_reduce(self) -> "MetricAccumulator":
-        r"""Sum the accumulators over all ranks when ``torch.distributed`` is
-        initialized (no-op otherwise). Every rank must call it."""
+        r"""Sum the accumulators (error sums and counts, never means) over all
+        ranks when ``torch.distributed`` is initialized (no-op otherwise).
+        Every rank must call it, also a rank that saw no batch (uneven
+        evaluation shards): it contributes zeros."""
         import torch.distributed as dist
 
         if not (dist.is_available() and dist.is_initialized()):
             return self
-        if self.abs_sum is None:
-            raise RuntimeError(
-                "MetricAccumulator.all_reduce: this rank saw no batch; give every rank "
-                "at least one batch (e.g. DistributedIndexSampler with drop_last=False)."
-            )
-        packed = torch.stack([self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count])
         backend = dist.get_backend()
         device = torch.device("cuda", torch.cuda.current_device()) if backend == "nccl" else torch.device("cpu")
-        packed = packed.to(device)
+        # agree on the horizon length first: a rank without batches does not know it
+        steps = 0 if self.abs_sum is None else int(self.abs_sum.numel())
+        sizes = torch.tensor([steps, -steps if steps else -(2**31)], dtype=torch.int64, device=device)
+        dist.all_reduce(sizes, op=dist.ReduceOp.MAX)
+        longest, shortest = int(sizes[0]), -int(sizes[1])
+        if longest == 0:  # no rank saw a batch
+            return self
+        if shortest != longest:
+            raise RuntimeError(
+                f"MetricAccumulator.all_reduce: the ranks' horizons differ ({shortest} vs {longest} steps); "
+                "give every rank the same model and windows."
+            )
+        if self.abs_sum is None:
+            zeros = torch.zeros(5, longest, dtype=torch.float64)
+            self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count = zeros.unbind(0)
+        packed = torch.stack([self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count]).to(device)
         dist.all_reduce(packed, op=dist.ReduceOp.SUM)
         packed = packed.cpu()
         self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count = packed.unbind(0)

@@ -518,14 +518,20 @@ class Trainer:
     @torch.no_grad()
     def evaluate(self, loader: Iterable, desc: str = "eval") -> Dict[str, Any]:
         r"""Masked MAE / RMSE / MAPE (overall and per horizon step) of the
-        de-standardized target channel over ``loader``, all-reduced."""
+        de-standardized target channel over ``loader``, all-reduced.
+
+        Under DDP the ranks may hold different numbers of windows (the
+        evaluation samplers do not pad, so every window counts once): the
+        forward passes use the unwrapped module, so no collective runs per
+        batch, and the metric sums and counts are reduced once at the end."""
         acc = MetricAccumulator(self.config.null_value)
         total = self._num_batches(loader)
+        model = unwrap_model(self.model)  # DDP's forward may broadcast buffers: a collective per batch
         for i, batch in enumerate(self._wrap(loader, desc, total)):
             if self.config.max_batches is not None and i >= self.config.max_batches:
                 break
             step = predict_batch(
-                self.model, batch, edge_index=self.edge_index, edge_weight=self.edge_weight, scaler=self.scaler,
+                model, batch, edge_index=self.edge_index, edge_weight=self.edge_weight, scaler=self.scaler,
                 target_channel=self.config.target_channel, null_value=self.config.null_value, device=self.device,
             )
             acc.update(step.pred, step.true)
