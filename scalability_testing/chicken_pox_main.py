@@ -12,6 +12,7 @@ is one CPU thread (``--threads``).
 import sys
 
 from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.script import run_script
 
 SPEC = DatasetSpec(
     name="chickenpox",
@@ -29,4 +30,4 @@ main = make_main(SPEC)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

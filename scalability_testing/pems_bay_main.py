@@ -10,6 +10,7 @@ windows are 12 steps (1 hour) in, 12 out.
 import sys
 
 from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.script import run_script
 
 SPEC = DatasetSpec(
     name="pems_bay",
@@ -22,4 +23,4 @@ main = make_main(SPEC)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

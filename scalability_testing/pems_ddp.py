@@ -22,7 +22,9 @@ import logging
 import sys
 from typing import Any, Dict, Optional, Sequence
 
+from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.cli import DatasetSpec, build_parser, str2bool
+from torch_geometric_temporal.train.script import cuda_problem, error_line, run_script
 
 _TRAFFIC = dict(epochs=30, batch_size=64, num_timesteps_in=12, num_timesteps_out=12, null_value=0.0)
 
@@ -72,13 +74,28 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = build_ddp_parser(SPECS["pems-bay"]).parse_known_args(argv)[0]  # the dataset fixes the defaults
     spec = SPECS[pre.dataset]
-    args = build_ddp_parser(spec).parse_args(argv)
+    parser = build_ddp_parser(spec)
+    args = parser.parse_args(argv)
     for name in ("npar", "nodes", "blocks_per_rank", "batch_size"):
         if getattr(args, name) < 1:
-            raise SystemExit(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+            parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.epochs < 0:
-        raise SystemExit(f"--epochs must be >= 0, got {args.epochs}")
+        parser.error(f"--epochs must be >= 0, got {args.epochs}")
+    # a local cluster runs its ranks on this machine: check the GPUs before starting it
+    # (with --dist the workers, not this process, need them)
+    if args.gpu and not args.dist and cuda_problem(args.npar) is not None:
+        parser.error(cuda_problem(args.npar))
     return spec, args
+
+
+def require_extras(args) -> None:
+    r"""Raise :class:`~torch_geometric_temporal._optional.MissingExtraError`
+    before anything starts when an extra this run needs is missing:
+    ``[dask]`` always, ``[gpu]`` for ``-g`` on a local cluster."""
+    for module in ("dask", "distributed"):
+        require(module, "dask", "pems_ddp (Dask-launched DDP)")
+    if args.gpu and not args.dist:
+        require("dask_cuda", "gpu", "pems_ddp -g (one Dask-CUDA worker per GPU)")
 
 
 #: Loggers of the Dask machinery in this process (scheduler, nannies, client).
@@ -111,8 +128,7 @@ def configure_logging(args) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("torch_geometric_temporal").setLevel(level)
     if args.quiet:
-        import distributed  # noqa: F401  (importing it sets the 'distributed' logger to INFO: override after)
-
+        require("distributed", "dask", "pems_ddp")  # importing it sets its logger to INFO: override after
         for name in DASK_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
         for handler in logging.getLogger().handlers + logging.getLogger("distributed").handlers:
@@ -125,13 +141,14 @@ def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) ->
     from torch_geometric_temporal.distributed.runner import run_ddp_experiment
 
     spec, args = parse_args(argv)
+    require_extras(args)
     configure_logging(args)
     try:
         return run_ddp_experiment(spec, args, callbacks=callbacks)
     except DDPRunError as error:
-        raise SystemExit(f"pems_ddp: {error}\nFix the cause, then rerun with --resume to continue from "
-                         f"{args.out_dir}/checkpoint.pt.") from error
+        raise DDPRunError(f"{error_line(error).rstrip('.')}. Fix the cause, then rerun with --resume to continue from "
+                          f"{args.out_dir}/checkpoint.pt.") from error
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_script(main))

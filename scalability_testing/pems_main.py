@@ -11,6 +11,7 @@ and ``pems_ddp.py`` for multi-worker training.
 import sys
 
 from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.script import run_script
 
 SPEC = DatasetSpec(
     name="pems",
@@ -24,4 +25,4 @@ main = make_main(SPEC)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

@@ -10,6 +10,7 @@ Energy output is standardized and a zero is a real value, so no target is masked
 import sys
 
 from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.script import run_script
 
 SPEC = DatasetSpec(
     name="windmill",
@@ -26,4 +27,4 @@ main = make_main(SPEC)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_script(main))

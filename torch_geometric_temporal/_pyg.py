@@ -1,9 +1,10 @@
 """Lazy, warning-clean access to PyTorch Geometric.
 
-``import torch_geometric`` pulls in pandas and takes seconds, and on torch 2.13
-it triggers one ``DeprecationWarning`` about ``torch.jit.script``. The package
-imports it only on first use, through :func:`pyg`, and silences exactly that
-warning.
+``import torch_geometric`` pulls in pandas and takes seconds, and it warns that
+``torch.jit.script`` is deprecated (a ``DeprecationWarning`` on torch 2.13, a
+``FutureWarning`` from torch 2.14 on). The package imports it only on first
+use, through :func:`pyg`, and silences exactly that warning, matched by its
+message whatever its category.
 """
 import importlib
 import warnings
@@ -21,5 +22,5 @@ def pyg(submodule: str = "") -> ModuleType:
     """
     name = "torch_geometric" + (f".{submodule}" if submodule else "")
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=_JIT_WARNING, category=DeprecationWarning)
+        warnings.filterwarnings("ignore", message=_JIT_WARNING)
         return importlib.import_module(name)

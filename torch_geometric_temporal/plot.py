@@ -15,6 +15,7 @@ import os
 from datetime import datetime
 from typing import List, Optional, Sequence
 
+from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.stats import parse_float, read_csv
 
 __all__ = ["plot_learning_curves", "plot_memory", "plot_run", "main"]
@@ -23,10 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def _pyplot():
-    import matplotlib
-
+    matplotlib = require("matplotlib", "monitor", "Plotting")
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = require("matplotlib.pyplot", "monitor", "Plotting")
 
     return plt
 

@@ -17,6 +17,8 @@ import os
 import time
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
+from torch_geometric_temporal._optional import require
+
 logger = logging.getLogger(__name__)
 
 #: Dask settings every rank-hosting cluster needs. ``daemon: False`` lets a
@@ -35,7 +37,7 @@ DASK_CONFIG: Dict[str, Any] = {
 
 def dask_config() -> "contextlib.AbstractContextManager":
     r"""Return a ``dask.config.set`` context with :data:`DASK_CONFIG`."""
-    import dask
+    dask = require("dask", "dask", "Dask-launched DDP")
 
     return dask.config.set(DASK_CONFIG)
 
@@ -68,20 +70,15 @@ def start_cluster(
     """
     if n_workers < 1:
         raise ValueError(f"n_workers must be >= 1, got {n_workers}; pass the number of ranks (-np).")
-    from distributed import Client
+    Client = require("distributed", "dask", "Dask-launched DDP").Client
 
     # no dashboard; the scheduler's HTTP endpoint on host, any free port
     scheduler_kwargs = {"dashboard_address": f"{host}:0", **kwargs.pop("scheduler_kwargs", {})}
     kwargs["scheduler_kwargs"] = scheduler_kwargs
     with dask_config():
         if gpu:
-            try:
-                from dask_cuda import LocalCUDACluster
-            except ImportError as exc:  # pragma: no cover - needs the gpu extra
-                raise ImportError(
-                    "gpu=True needs dask-cuda; install the extra: pip install 'torch-geometric-temporal[gpu]'"
-                ) from exc
-            cluster = LocalCUDACluster(  # pragma: no cover - needs a GPU
+            dask_cuda = require("dask_cuda", "gpu", "gpu=True (one Dask-CUDA worker per GPU)")
+            cluster = dask_cuda.LocalCUDACluster(  # pragma: no cover - needs a GPU
                 n_workers=n_workers,
                 threads_per_worker=threads_per_worker,
                 ip=host,
@@ -90,7 +87,7 @@ def start_cluster(
                 **kwargs,
             )
         else:
-            from distributed import LocalCluster
+            LocalCluster = require("distributed", "dask", "Dask-launched DDP").LocalCluster
 
             cluster = LocalCluster(
                 n_workers=n_workers,
@@ -121,7 +118,7 @@ def connect_cluster(scheduler_file: str, n_workers: Optional[int] = None, timeou
         timeout (float): seconds to wait for the file, the scheduler and the
             workers.
     """
-    from distributed import Client
+    Client = require("distributed", "dask", "Dask-launched DDP").Client
 
     deadline = time.monotonic() + timeout
     while not os.path.exists(scheduler_file):

@@ -103,7 +103,7 @@ def is_loopback(host: str) -> bool:
 def interface_of(host: str) -> Optional[str]:
     r"""Name of the network interface that holds address ``host`` (e.g.
     ``"lo"`` for ``127.0.0.1``), or ``None`` when no local interface has it."""
-    import psutil  # a dependency of distributed
+    psutil = require("psutil", "dask", "Finding the interface of a DDP rank")  # distributed needs it too
 
     if host == "localhost":
         host = "127.0.0.1"

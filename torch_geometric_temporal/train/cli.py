@@ -28,8 +28,10 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 
+from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.metrics import StandardScaler
 from torch_geometric_temporal.train.models import MODEL_NAMES, build_model
+from torch_geometric_temporal.train.script import ScriptArgumentParser, cuda_problem
 from torch_geometric_temporal.train.stats import write_stats
 from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
 
@@ -94,11 +96,16 @@ class DatasetSpec:
 
 def make_main(spec: DatasetSpec) -> Callable[..., Dict[str, Any]]:
     r"""The ``main(argv=None, callbacks=())`` of a script training on ``spec``:
-    parse ``argv`` with :func:`parse_args` and run :func:`run_experiment`."""
+    parse ``argv`` with :func:`parse_args`, check the ``[monitor]`` extra and
+    run :func:`run_experiment`. It raises on bad input; the script's
+    ``__main__`` block reports that as one line through
+    :func:`~torch_geometric_temporal.train.script.run_script`."""
 
     def main(argv: Optional[Sequence[str]] = None,
              callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
-        return run_experiment(spec, parse_args(spec, argv), callbacks=callbacks)
+        args = parse_args(spec, argv)
+        require("psutil", "monitor", "The memory monitor of the training scripts")
+        return run_experiment(spec, args, callbacks=callbacks)
 
     main.__doc__ = f"Train DCRNN on {spec.name}; returns the stats.csv row plus history."
     return main
@@ -106,7 +113,7 @@ def make_main(spec: DatasetSpec) -> Callable[..., Dict[str, Any]]:
 
 def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     r"""The command line shared by every script (defaults from ``spec``)."""
-    p = argparse.ArgumentParser(
+    p = ScriptArgumentParser(
         description=spec.description or f"Train DCRNN on {spec.name}.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -151,15 +158,18 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
 
 def parse_args(spec: DatasetSpec, argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     r"""Parse ``argv`` (default ``sys.argv[1:]``) with :func:`build_parser`."""
-    args = build_parser(spec).parse_args(argv)
+    parser = build_parser(spec)
+    args = parser.parse_args(argv)
     if args.epochs < 0:
-        raise SystemExit(f"--epochs must be >= 0, got {args.epochs}")
+        parser.error(f"--epochs must be >= 0, got {args.epochs}")
     if args.batch_size < 1:
-        raise SystemExit(f"--batch-size must be >= 1, got {args.batch_size}")
+        parser.error(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.max_batches is not None and args.max_batches < 1:
-        raise SystemExit(f"--max-batches must be >= 1, got {args.max_batches}")
+        parser.error(f"--max-batches must be >= 1, got {args.max_batches}")
     if args.threads is not None and args.threads < 1:
-        raise SystemExit(f"--threads must be >= 1, got {args.threads}")
+        parser.error(f"--threads must be >= 1, got {args.threads}")
+    if args.gpu and cuda_problem() is not None:  # before anything is loaded or written
+        parser.error(cuda_problem())
     return args
 
 
@@ -231,7 +241,7 @@ def load_data(spec: DatasetSpec, args: argparse.Namespace, world_size: int = -1,
 def _progress(quiet: bool):
     if quiet or not sys.stderr.isatty():
         return None
-    from tqdm.auto import tqdm
+    tqdm = require("tqdm.auto", "monitor", "Progress bars").tqdm
 
     def bar(iterable, desc=None, total=None, leave=False):
         return tqdm(iterable, desc=desc, total=total, leave=leave, dynamic_ncols=True)
@@ -301,9 +311,9 @@ def _run(spec, args, callbacks, out_dir, system_csv, device, t_start) -> Dict[st
             callbacks=callbacks,
         )
         if trainer.progress is not None:  # log lines above the bars, not through them
-            from tqdm.contrib.logging import logging_redirect_tqdm
+            redirect = require("tqdm.contrib.logging", "monitor", "Progress bars").logging_redirect_tqdm
 
-            with logging_redirect_tqdm():
+            with redirect():
                 result = trainer.fit(resume=bool(args.resume))
         else:
             result = trainer.fit(resume=bool(args.resume))

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Callable, Dict, Iterable, Optional, Sequence, Union
 
+from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.stats import SYSTEM_COLUMNS, CSVAppender
 
 __all__ = ["SystemMonitor", "sample_memory"]
@@ -24,7 +25,7 @@ class _GPU:
         self.handle = None
         self._nvml = None
         try:
-            import pynvml
+            pynvml = require("pynvml", "monitor", "GPU memory columns")
 
             pynvml.nvmlInit()
             self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
@@ -53,7 +54,7 @@ class _GPU:
 
 
 def _rss_mb(pids: PidSource) -> float:
-    import psutil
+    psutil = require("psutil", "monitor", "The memory monitor")
 
     if pids is None:
         return psutil.Process(os.getpid()).memory_info().rss / _MB
@@ -76,7 +77,7 @@ def sample_memory(pids: PidSource = None, gpu: Optional[_GPU] = None) -> Dict[st
             process.
         gpu: an NVML handle wrapper; ``None`` leaves GPU columns empty.
     """
-    import psutil
+    psutil = require("psutil", "monitor", "The memory monitor")
 
     vm = psutil.virtual_memory()
     gpu_used, gpu_total = gpu.memory() if gpu is not None else (None, None)
