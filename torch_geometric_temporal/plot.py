@@ -15,6 +15,7 @@ import os
 from datetime import datetime
 from typing import List, Optional, Sequence
 
+from torch_geometric_temporal._atomic import atomic_write
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.stats import parse_float, read_csv
 
@@ -32,19 +33,11 @@ def _pyplot():
 
 
 def _save(plt, fig, png_path: str) -> None:
-    # atomic: a temporary PNG in the same folder, then os.replace
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(png_path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
+    try:  # atomic, with the umask's permissions
+        with atomic_write(png_path, "wb") as f:
             fig.savefig(f, format="png", dpi=120)
-        os.replace(tmp, png_path)
     finally:
         plt.close(fig)
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _require(path: str) -> str:

@@ -209,3 +209,126 @@ def test_readme_main_job_command(tmp_path):
     row, _ = check_outputs(out, epochs=1)
     assert row["dataset"] == "chickenpox" and row["mode"] == "index" and row["model"] == "batched"
 
+
+
+# -- the out-dir and the checkpoint belong to one run ---------------------------------------
+def small(data_dir, out, *extra):
+    return ["--mode", "index", "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "16",
+            "--max-batches", "2", "--out-dir", str(out), "-q", "--threads", "1", *map(str, extra)]
+
+
+def files(directory):
+    return {p.name: p.read_bytes() for p in Path(directory).iterdir()}
+
+
+def test_out_dir_is_refused_then_overwritten_only_after_a_good_start(metr_la_dir, tmp_path):
+    from torch_geometric_temporal.train.run_dir import OutDirError
+
+    module = load_script("metr_la_main")
+    out = tmp_path / "out"
+    module.main(small(metr_la_dir, out, "--epochs", "2"))
+    (out / "learning_curves.png").write_bytes(b"old plot")
+    (out / "notes.txt").write_text("mine")
+    with open(out / "system_stats.csv", "a") as f:
+        f.write("1999-01-01 00:00:00,1,1,1,,\n")  # marks the old run's samples
+    before = files(out)
+    with pytest.raises(OutDirError, match=f"--out-dir {out} holds the outputs of a previous run .*--resume.*"
+                                          "--overwrite"):
+        module.main(small(metr_la_dir, out))
+    with pytest.raises(OSError):  # a failed start (missing data) deletes nothing
+        module.main(small(tmp_path / "no_such_dir", out, "--overwrite"))
+    assert files(out) == before
+
+    module.main(small(metr_la_dir, out, "--overwrite"))
+    assert not (out / "learning_curves.png").exists() and (out / "notes.txt").read_text() == "mine"
+    assert "1999" not in (out / "system_stats.csv").read_text()
+    row, _ = check_outputs(out, epochs=1)
+    assert row["epochs"] == "1"
+    assert sorted(os.listdir(out)) == ["checkpoint.pt", "notes.txt", "per_epoch_stats.csv", "stats.csv",
+                                       "system_stats.csv", "test_metrics.csv"]  # no lock, no temp left
+
+
+def test_busy_out_dir_and_stale_temps(metr_la_dir, tmp_path):
+    from torch_geometric_temporal.train.run_dir import OutDirError, RunDirectory
+
+    module = load_script("metr_la_main")
+    out = tmp_path / "out"
+    with RunDirectory(str(out)):
+        with pytest.raises(OutDirError, match="in use by another run"):
+            module.main(small(metr_la_dir, out))
+    (out / ".tmp-k3j4h5g6.pt").write_bytes(b"torn")  # a killed checkpoint write of an earlier version
+    (out / ".tmp-checkpoint.pt.a1b2c3d4").write_bytes(b"torn")
+    module.main(small(metr_la_dir, out))
+    assert not any(name.startswith(".tmp-") for name in os.listdir(out))
+
+
+def test_outputs_respect_the_umask(metr_la_dir, tmp_path):
+    import stat
+
+    module = load_script("metr_la_main")
+    old = os.umask(0o027)
+    try:
+        module.main(small(metr_la_dir, tmp_path / "out"))
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
+    assert set(modes) == {"checkpoint.pt", "per_epoch_stats.csv", "stats.csv", "system_stats.csv",
+                          "test_metrics.csv"}
+    assert set(modes.values()) == {0o640}, modes
+
+
+def test_resume_refuses_another_runs_checkpoint(metr_la_dir, pems_bay_dir, tmp_path):
+    from torch_geometric_temporal.dataset import synthetic
+    from torch_geometric_temporal.train.checkpoint import CheckpointError
+
+    metr, bay = load_script("metr_la_main"), load_script("pems_bay_main")
+    out = tmp_path / "out"
+    metr.main(small(metr_la_dir, out))
+    before = files(out)
+    with pytest.raises(CheckpointError, match="belongs to a different run .*dataset: 'metr_la' -> 'pems_bay'"):
+        bay.main(small(pems_bay_dir, out, "--resume"))
+    with pytest.raises(CheckpointError, match="model: 'batched' -> 'seq2seq'"):
+        metr.main(small(metr_la_dir, out, "--resume", "--model", "seq2seq"))
+    other = tmp_path / "other_metr_la"  # same dataset and shapes, another graph and other speeds
+    synthetic.write_metr_la(other, num_timesteps=300, num_nodes=8, seed=9)
+    with pytest.raises(CheckpointError, match="graph: '.*' -> '.*'; statistics: "):
+        metr.main(small(other, out, "--resume", "--epochs", "2"))
+    assert files(out) == before
+
+
+def test_resume_keeps_checkpoint_settings_extends_epochs(metr_la_dir, tmp_path, caplog):
+    module = load_script("metr_la_main")
+    a, b = tmp_path / "a", tmp_path / "b"
+    module.main(small(metr_la_dir, a, "--lr", "0.01", "--seed", "3", "--lr-milestones", "1"))
+    with caplog.at_level("WARNING", logger="torch_geometric_temporal"):
+        module.main(small(metr_la_dir, a, "--epochs", "3", "--lr", "0.5", "--seed", "9", "--resume"))
+    assert "--lr 0.01 (given 0.5)" in caplog.text and "--seed 3 (given 9)" in caplog.text
+    assert "--lr-milestones 1 (given none)" in caplog.text
+    module.main(small(metr_la_dir, b, "--epochs", "3", "--lr", "0.01", "--seed", "3", "--lr-milestones", "1"))
+    resumed, full = (read_csv(d / "per_epoch_stats.csv") for d in (a, b))
+    assert [float(r["lr"]) for r in resumed] == pytest.approx([0.01, 0.001, 0.001])
+    for x, y in zip(resumed, full):
+        assert float(x["train_mae"]) == pytest.approx(float(y["train_mae"]), rel=1e-6)
+    assert read_csv(a / "stats.csv")[0]["epochs"] == "3"
+    module.main(small(metr_la_dir, a, "--epochs", "1", "--resume"))  # fewer epochs: nothing trained
+    assert read_csv(a / "stats.csv")[0]["epochs"] == "3"
+    assert len(read_csv(a / "per_epoch_stats.csv")) == 3
+
+
+def test_ddp_out_dir_errors_match_single_process(metr_la_dir, tmp_path):
+    from torch_geometric_temporal.train.checkpoint import CheckpointError
+    from torch_geometric_temporal.train.run_dir import OutDirError
+
+    ddp, single = load_script("pems_ddp"), load_script("metr_la_main")
+    common = ["--dataset", "metr-la", "--data-dir", str(metr_la_dir), "-np", "1", "-q"]
+    with pytest.raises(FileNotFoundError) as single_error:
+        single.main(["--out-dir", str(tmp_path / "none"), "--resume", "-q"])
+    with pytest.raises(FileNotFoundError) as ddp_error:  # before any cluster starts
+        ddp.main(common + ["--out-dir", str(tmp_path / "none"), "--resume"])
+    assert str(ddp_error.value).replace("none", "") == str(single_error.value).replace("none", "")
+    out = tmp_path / "out"
+    single.main(small(metr_la_dir, out))
+    with pytest.raises(OutDirError, match="--resume .* or --overwrite"):
+        ddp.main(common + ["--out-dir", str(out)])
+    with pytest.raises(CheckpointError, match="ranks: 1 -> 2"):
+        ddp.main(common + ["--out-dir", str(out), "-np", "2", "--resume", "--batch-size", "16"])

@@ -14,6 +14,7 @@ from torch_geometric_temporal.train.metrics import MetricAccumulator, StandardSc
 from torch_geometric_temporal.train.stats import read_csv
 from torch_geometric_temporal.train.trainer import (
     CHECKPOINT_NAME,
+    CheckpointError,
     TrainConfig,
     Trainer,
     fit,
@@ -219,3 +220,34 @@ def test_ddp_metrics_are_global_and_only_rank0_writes(tmp_path):
     assert v0 == pytest.approx(full0, rel=1e-6) and full0 == pytest.approx(full1, rel=1e-6)
     assert (tmp_path / "0" / "per_epoch_stats.csv").exists() and (tmp_path / "0" / CHECKPOINT_NAME).exists()
     assert not (tmp_path / "1").exists()
+
+
+def test_all_masked_targets_are_refused_after_the_first_epoch(tmp_path):
+    train, val, _ = loaders()
+    zeros = [(x, torch.zeros_like(y)) for x, y in train]  # every speed 0: a missing reading
+    with pytest.raises(ValueError, match="Every training target of epoch 1 equals the null value 0.0"):
+        fit(Tiny(), zeros, val, edge_index=EDGES, config=TrainConfig(epochs=2, lr=0.05, null_value=0.0))
+    with pytest.raises(ValueError, match="no training batch"):
+        fit(Tiny(), [], val, edge_index=EDGES, config=TrainConfig(epochs=1, null_value=0.0))
+
+
+def test_resume_keeps_checkpoint_settings_and_extends_epochs(tmp_path, caplog):
+    def trainer(out, identity=None, **config):
+        seed_everything(1)
+        train, val, test = loaders(seed=3)
+        config = {"epochs": 2, "lr": 0.05, "null_value": None, "lr_milestones": (1,), **config}
+        return Trainer(Tiny(), train, val, test, edge_index=EDGES, out_dir=str(out), identity=identity,
+                       config=TrainConfig(**config))
+
+    trainer(tmp_path / "a", identity={"dataset": "x"}).fit()
+    with pytest.raises(CheckpointError, match="dataset: 'x' -> 'y'"):
+        trainer(tmp_path / "a", identity={"dataset": "y"}).fit(resume=True)
+    resumed = trainer(tmp_path / "a", identity={"dataset": "x"}, epochs=3, lr=0.5, lr_milestones=(), seed=7)
+    with caplog.at_level("WARNING"):
+        result = resumed.fit(resume=True)
+    assert "lr 0.05 (given 0.5)" in caplog.text and "seed 0 (given 7)" in caplog.text
+    assert "lr_milestones (1,) (given ())" in caplog.text
+    full = trainer(tmp_path / "b", epochs=3).fit()
+    assert [r["lr"] for r in result.history] == pytest.approx([0.05, 0.005, 0.005])
+    assert [r["train_mae"] for r in result.history] == [r["train_mae"] for r in full.history]
+    assert resumed.config.lr == 0.05 and resumed.config.epochs == 3

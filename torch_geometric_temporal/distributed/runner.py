@@ -199,7 +199,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
 
     from torch.nn.parallel import DistributedDataParallel
 
-    from torch_geometric_temporal.train.cli import load_data
+    from torch_geometric_temporal.train.cli import data_identity, load_data, run_identity
     from torch_geometric_temporal.train.metrics import StandardScaler
     from torch_geometric_temporal.train.models import build_model
     from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
@@ -240,6 +240,15 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
                             use_curriculum_learning=bool(args.curriculum),
                             cl_decay_steps=args.cl_decay_steps).to(ctx.device)
         ddp = DistributedDataParallel(model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+        # DDP's constructor broadcasts from rank 0 to every rank: all of them have loaded their data and built
+        # the model, so --overwrite may now remove the previous run's outputs
+        if ctx.rank == 0 and getattr(args, "overwrite", False) and not args.resume:
+            from torch_geometric_temporal.train.run_dir import clear_outputs
+
+            clear_outputs(args.out_dir)
+        windows = [len(s) for s in job.splits] if job.splits is not None else None
+        identity = {**run_identity(spec, args, ctx.world_size),
+                    **data_identity(edge_index, edge_weight, mean, std, loaders, num_nodes, num_features, windows)}
         config = TrainConfig(epochs=args.epochs, lr=args.lr, weight_decay=args.weight_decay,
                              grad_clip=args.grad_clip, lr_milestones=tuple(args.lr_milestones),
                              lr_gamma=args.lr_gamma, seed=args.seed, max_batches=args.max_batches,
@@ -247,7 +256,8 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
         scaler = (StandardScaler(mean, std, channel=0, num_nodes=num_nodes, num_features=num_features)
                   if mean is not None else StandardScaler())
         trainer = Trainer(ddp, *loaders, edge_index=edge_index, edge_weight=edge_weight, scaler=scaler,
-                          config=config, out_dir=args.out_dir, device=ctx.device, callbacks=job.callbacks)
+                          config=config, out_dir=args.out_dir, device=ctx.device, callbacks=job.callbacks,
+                          identity=identity)
         result = trainer.fit(resume=bool(args.resume))
         if held:
             resident_rows = sum(ds.resident_rows for ds in held)
@@ -309,18 +319,35 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
         callbacks (list): picklable :class:`Trainer` callbacks run on every rank.
         client (distributed.Client, optional): use this cluster instead.
         return_state (bool): include rank 0's final model state.
+
+    The out-dir is claimed as by the single-process scripts
+    (:class:`~torch_geometric_temporal.train.run_dir.RunDirectory`: lock,
+    ``--resume``/``--overwrite``, checkpoint identity and kept settings).
     """
+    from torch_geometric_temporal.train.cli import apply_checkpoint_settings
+    from torch_geometric_temporal.train.run_dir import RunDirectory
+
+    t_start = time.perf_counter()
+    args = argparse.Namespace(**vars(args))  # resuming may replace some values
+    world = int(args.npar) * int(getattr(args, "nodes", 1) or 1)
+    # this process holds the out-dir's lock for the whole run; rank 0 writes the checkpoint
+    with RunDirectory(args.out_dir, resume=bool(args.resume),
+                      overwrite=bool(getattr(args, "overwrite", False))) as run_dir:
+        if args.resume:
+            apply_checkpoint_settings(spec, args, run_dir.checkpoint_path, world_size=world)
+        return _run_ddp(spec, args, callbacks, client, return_state, run_dir, world, t_start)
+
+
+def _run_ddp(spec, args, callbacks, client, return_state, run_dir, world: int, t_start: float) -> Dict[str, Any]:
+    r""":func:`run_ddp_experiment` once the out-dir is claimed."""
     from torch_geometric_temporal.distributed.cluster import cluster_client, worker_addresses
     from torch_geometric_temporal.distributed.ddp import default_backend, run_ddp
     from torch_geometric_temporal.train.monitor import SystemMonitor
     from torch_geometric_temporal.train.stats import write_csv_atomic, write_stats
 
-    t_start = time.perf_counter()
-    os.makedirs(args.out_dir, exist_ok=True)
     system_csv = os.path.join(args.out_dir, "system_stats.csv")
-    if not args.resume and os.path.exists(system_csv):
-        os.remove(system_csv)
-    world = int(args.npar) * int(getattr(args, "nodes", 1) or 1)
+    # memory samples reach system_stats.csv once rank 0 started training: a failed start writes nothing
+    gate = run_dir.started_since_claim
     timeout = float(getattr(args, "timeout", 3600.0))
     if client is None:
         scheduler_file = args.scheduler_file if getattr(args, "dist", False) else None
@@ -337,7 +364,7 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
         client.wait_for_workers(world, timeout=min(timeout, 300.0))
         addrs = worker_addresses(client, world)
         pids = node_worker_pids(client)
-        with SystemMonitor(system_csv, pids=pids) as monitor:
+        with SystemMonitor(system_csv, pids=pids, write_when=gate) as monitor:
             job = prepare_job(spec, args, client, world, callbacks=callbacks, return_state=return_state)
             preprocessing = time.perf_counter() - t_start
             try:
@@ -355,7 +382,7 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
     row = write_stats(args.out_dir, dataset=spec.name, args=args, preprocessing_seconds=preprocessing,
                       training_seconds=main["training_seconds"], total_seconds=total,
                       best_train_mae=main["best_train_mae"], best_val_mae=main["best_val_mae"],
-                      test=main["test"], peaks=monitor.peaks())
+                      test=main["test"], peaks=monitor.peaks(), epochs=len(main["history"]))
     rank_rows = [{**{k: r.get(k) for k in RANK_COLUMNS}, "worker": addrs[r["rank"]]} for r in ranks]
     write_csv_atomic(os.path.join(args.out_dir, "ranks.csv"), RANK_COLUMNS, rank_rows)
     log.info("DDP run on %d ranks: %.2fs; test MAE %s", world, total, row["test_mae"])

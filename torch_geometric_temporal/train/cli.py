@@ -29,13 +29,16 @@ from typing import Any, Callable, Dict, Optional, Sequence
 import torch
 
 from torch_geometric_temporal._optional import require
+from torch_geometric_temporal.train.checkpoint import check_identity, data_fingerprint, kept_settings, load_checkpoint
 from torch_geometric_temporal.train.metrics import StandardScaler
 from torch_geometric_temporal.train.models import MODEL_NAMES, build_model
+from torch_geometric_temporal.train.run_dir import RunDirectory
 from torch_geometric_temporal.train.script import ScriptArgumentParser, cuda_problem
 from torch_geometric_temporal.train.stats import write_stats
 from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
 
-__all__ = ["DatasetSpec", "str2bool", "build_parser", "parse_args", "load_data", "run_experiment"]
+__all__ = ["DatasetSpec", "str2bool", "build_parser", "parse_args", "load_data", "run_experiment", "run_identity",
+           "apply_checkpoint_settings", "KEPT_ON_RESUME"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,11 @@ def make_main(spec: DatasetSpec) -> Callable[..., Dict[str, Any]]:
     return main
 
 
+#: Flags a resumed run takes from the checkpoint (the optimizer, scheduler and
+#: random states come from it, so a new value could not take effect consistently).
+KEPT_ON_RESUME = ("lr", "weight_decay", "grad_clip", "lr_milestones", "lr_gamma", "seed", "max_batches")
+
+
 def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     r"""The command line shared by every script (defaults from ``spec``)."""
     p = ScriptArgumentParser(
@@ -151,7 +159,13 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--threads", type=int, default=spec.threads,
                    help="torch CPU threads (default: PyTorch's choice)")
-    p.add_argument("--resume", help="continue from OUT_DIR/checkpoint.pt", **flag)
+    p.add_argument("--resume", help="continue the run in --out-dir from its checkpoint.pt: a checkpoint of another "
+                   "dataset, mode, model, window, batch size or data is refused; --epochs may grow (more epochs "
+                   "extend the run); " + ", ".join(f"--{n.replace('_', '-')}" for n in KEPT_ON_RESUME) +
+                   " are taken from the checkpoint (a warning names each new value ignored)", **flag)
+    p.add_argument("--overwrite", help="replace the outputs of a previous run found in --out-dir (removed once the "
+                   "new run has loaded its data and built its model); without it or --resume such a folder is "
+                   "refused", **flag)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     return p
 
@@ -238,6 +252,49 @@ def load_data(spec: DatasetSpec, args: argparse.Namespace, world_size: int = -1,
                       num_features=int(x.shape[-1]), num_timesteps_out=int(y.shape[0]))
 
 
+def run_identity(spec: DatasetSpec, args: argparse.Namespace, world_size: int = 1) -> Dict[str, Any]:
+    r"""What a checkpoint of this run must match to be resumed (besides the
+    data fingerprint, known once the data is loaded): dataset, mode, model
+    and its hyper-parameters, windows, batch size, shuffling and ranks."""
+    return {"dataset": spec.name, "mode": args.mode, "model": args.model, "hidden": args.hidden,
+            "layers": args.layers, "K": args.diffusion_steps, "curriculum": bool(args.curriculum),
+            "cl_decay_steps": args.cl_decay_steps, "num_timesteps_in": spec.num_timesteps_in,
+            "num_timesteps_out": spec.num_timesteps_out, "batch_size": args.batch_size,
+            "shuffle": bool(args.shuffle), "ranks": int(world_size)}
+
+
+def data_identity(edge_index, edge_weight, mean, std, loaders: Sequence[Any], num_nodes: int,
+                  num_features: int, windows: Optional[Sequence[int]] = None) -> Dict[str, Any]:
+    r""":func:`~torch_geometric_temporal.train.checkpoint.data_fingerprint`
+    with the windows per split counted from :obj:`loaders` (or given)."""
+    if windows is None:
+        windows = [len(loader.dataset) if loader is not None else 0 for loader in loaders]
+    return data_fingerprint(edge_index, edge_weight, mean, std, windows=windows, num_nodes=num_nodes,
+                            num_features=num_features)
+
+
+def apply_checkpoint_settings(spec: DatasetSpec, args: argparse.Namespace, path: str,
+                              world_size: int = 1) -> None:
+    r"""Before a resumed run loads its data: refuse a checkpoint of another
+    run (:func:`run_identity`), and set the :data:`KEPT_ON_RESUME` flags of
+    :obj:`args` (in place) to the checkpoint's values, warning once about
+    every new value ignored."""
+    state = load_checkpoint(path)
+    check_identity(state.get("identity"), run_identity(spec, args, world_size), path)
+    saved = dict(state.get("config") or {})
+    kept = kept_settings(saved, {name: getattr(args, name) for name in KEPT_ON_RESUME})
+    if kept:
+        def show(value):
+            if isinstance(value, (list, tuple)):
+                value = " ".join(map(str, value))
+            return "none" if value is None or value == "" else str(value)
+
+        log.warning("--resume keeps the checkpoint's settings and ignores the new values: %s",
+                    ", ".join(f"--{n.replace('_', '-')} {show(old)} (given {show(new)})" for n, old, new in kept))
+    for name, old, _ in kept:
+        setattr(args, name, list(old) if isinstance(old, tuple) else old)
+
+
 def _progress(quiet: bool):
     if quiet or not sys.stderr.isatty():
         return None
@@ -267,26 +324,28 @@ def run_experiment(spec: DatasetSpec, args: argparse.Namespace, callbacks: Seque
     """
     t_start = time.perf_counter()
     _configure_logging(args)
-    out_dir = args.out_dir
-    os.makedirs(out_dir, exist_ok=True)
-    system_csv = os.path.join(out_dir, "system_stats.csv")
-    if not args.resume and os.path.exists(system_csv):
-        os.remove(system_csv)
+    args = argparse.Namespace(**vars(args))  # resuming may replace some values
     device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
-    threads = torch.get_num_threads()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-    try:
-        row = _run(spec, args, callbacks, out_dir, system_csv, device, t_start)
-    finally:
-        torch.set_num_threads(threads)
+    with RunDirectory(args.out_dir, resume=bool(args.resume),
+                      overwrite=bool(getattr(args, "overwrite", False))) as run_dir:
+        if args.resume:
+            apply_checkpoint_settings(spec, args, run_dir.checkpoint_path)
+        threads = torch.get_num_threads()
+        if args.threads is not None:
+            torch.set_num_threads(args.threads)
+        try:
+            row = _run(spec, args, callbacks, run_dir, device, t_start)
+        finally:
+            torch.set_num_threads(threads)
     return row
 
 
-def _run(spec, args, callbacks, out_dir, system_csv, device, t_start) -> Dict[str, Any]:
+def _run(spec, args, callbacks, run_dir: RunDirectory, device, t_start) -> Dict[str, Any]:
     from torch_geometric_temporal.train.monitor import SystemMonitor
 
-    with SystemMonitor(system_csv) as monitor:
+    out_dir = run_dir.path
+    # memory samples reach system_stats.csv once training started: a failed start writes nothing
+    with SystemMonitor(os.path.join(out_dir, "system_stats.csv"), write_when=run_dir.started_since_claim) as monitor:
         seed_everything(args.seed)
         data = load_data(spec, args)
         preprocessing = time.perf_counter() - t_start
@@ -304,12 +363,16 @@ def _run(spec, args, callbacks, out_dir, system_csv, device, t_start) -> Dict[st
         )
         scaler = StandardScaler(data.mean, data.std, channel=0, num_nodes=data.num_nodes,
                                 num_features=data.num_features)
+        loaders = (data.train_loader, data.val_loader, data.test_loader)
+        identity = {**run_identity(spec, args),
+                    **data_identity(data.edge_index, data.edge_weight, data.mean, data.std, loaders,
+                                    data.num_nodes, data.num_features)}
         trainer = Trainer(
-            model, data.train_loader, data.val_loader, data.test_loader, edge_index=data.edge_index,
-            edge_weight=data.edge_weight, scaler=scaler,
+            model, *loaders, edge_index=data.edge_index, edge_weight=data.edge_weight, scaler=scaler,
             config=config, out_dir=out_dir, device=device, progress=_progress(args.quiet),
-            callbacks=callbacks,
+            callbacks=callbacks, identity=identity,
         )
+        run_dir.clear_previous()  # --overwrite: only now that the data loaded and the model was built
         if trainer.progress is not None:  # log lines above the bars, not through them
             redirect = require("tqdm.contrib.logging", "monitor", "Progress bars").logging_redirect_tqdm
 
@@ -322,7 +385,7 @@ def _run(spec, args, callbacks, out_dir, system_csv, device, t_start) -> Dict[st
     row = write_stats(out_dir, dataset=spec.name, args=args, preprocessing_seconds=preprocessing,
                       training_seconds=result.training_seconds, total_seconds=total,
                       best_train_mae=result.best_train_mae, best_val_mae=result.best_val_mae,
-                      test=result.test, peaks=monitor.peaks())
+                      test=result.test, peaks=monitor.peaks(), epochs=len(result.history))
     log.info("Runtime %.2fs; best train MAE %.4f; best val MAE %.4f; test MAE %s", total,
              result.best_train_mae, result.best_val_mae, row["test_mae"])
     return {**row, "test": result.test, "history": result.history}

@@ -4,7 +4,7 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Dict, Iterable, Optional, Sequence, Union
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.stats import SYSTEM_COLUMNS, CSVAppender
@@ -107,16 +107,24 @@ class SystemMonitor:
             summed into ``process_rss_mb``; a callable is re-evaluated at each
             sample. ``None`` for the current process.
         gpu_index (int): NVML device index. (default: ``0``)
+        write_when (callable, optional): ``write_when() -> bool``, asked at
+            each sample; until it returns ``True`` the samples are kept in
+            memory and :obj:`path` is not touched, then they are appended
+            to it, and so are later samples (a run that fails to start
+            writes nothing). ``None`` appends to :obj:`path` from the start.
     """
 
     def __init__(self, path: Optional[str] = None, interval: float = 1.0, pids: PidSource = None,
-                 gpu_index: int = 0):
+                 gpu_index: int = 0, write_when: Optional[Callable[[], bool]] = None):
         if interval <= 0:
             raise ValueError(f"SystemMonitor: interval must be > 0 seconds, got {interval}.")
         self.path = path
         self.interval = float(interval)
         self.pids = pids
         self.gpu_index = gpu_index
+        self.write_when = write_when
+        self._pending: List[Dict[str, object]] = []
+        self._write_lock = threading.Lock()
         self.samples = 0
         self.peak_process_rss_mb: Optional[float] = None
         self.peak_system_memory_mb: Optional[float] = None
@@ -145,8 +153,16 @@ class SystemMonitor:
             self.peak_gpu_memory_mb = peak(self.peak_gpu_memory_mb, row["gpu_memory_used_mb"])
             if row["gpu_memory_total_mb"] is not None:
                 self.gpu_memory_total_mb = row["gpu_memory_total_mb"]
-        if self._writer is not None:
-            self._writer.append(row)
+        with self._write_lock:
+            if self._writer is None and self.path is not None and self.write_when is not None:
+                self._pending.append(row)
+                if self.write_when():
+                    self._writer = CSVAppender(self.path, SYSTEM_COLUMNS, fsync=False)
+                    rows, self._pending = self._pending, []
+                    for pending in rows:
+                        self._writer.append(pending)
+            elif self._writer is not None:
+                self._writer.append(row)
 
     def sample(self) -> Dict[str, object]:
         r"""Take one sample now (also used by the thread)."""
@@ -166,7 +182,7 @@ class SystemMonitor:
     def start(self) -> "SystemMonitor":
         if self._thread is not None:
             return self
-        if self.path is not None:
+        if self.path is not None and self.write_when is None:
             self._writer = CSVAppender(self.path, SYSTEM_COLUMNS, fsync=False)
         self._gpu = _GPU(self.gpu_index)
         self._stop.clear()

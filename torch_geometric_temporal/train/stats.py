@@ -4,14 +4,17 @@ r"""CSV outputs of a training run: ``stats.csv``, ``per_epoch_stats.csv`` and
 Rows are written whole: each row is formatted in memory and written with one
 ``write`` call, then flushed and ``fsync``-ed, so a run killed at any moment
 leaves only complete rows. Whole files (``stats.csv``, a rewritten
-``per_epoch_stats.csv`` on resume) are written to a temporary file and moved
-into place with :func:`os.replace`.
+``per_epoch_stats.csv`` on resume) are written with
+:func:`~torch_geometric_temporal._atomic.atomic_write` (a temporary file
+moved into place with :func:`os.replace`). Every file gets the permissions
+the umask gives a plain ``open()``.
 """
 import csv
 import io
 import os
-import tempfile
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from torch_geometric_temporal._atomic import atomic_write
 
 __all__ = [
     "STATS_COLUMNS",
@@ -118,28 +121,16 @@ class CSVAppender:
 
 def write_csv_atomic(path: str, fieldnames: Sequence[str], rows: Iterable[Mapping[str, object]]) -> None:
     r"""Write a whole CSV file atomically (temporary file, ``fsync``,
-    :func:`os.replace`)."""
-    path = str(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
+    :func:`os.replace`; permissions from the umask)."""
     text = ",".join(fieldnames) + "\n" + "".join(_row_text(fieldnames, r) for r in rows)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".csv", dir=directory)
-    try:
-        with os.fdopen(fd, "w", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    with atomic_write(path, "w", newline="") as f:
+        f.write(text)
 
 
 def write_stats(out_dir: str, *, dataset: str, args: Any, preprocessing_seconds: float,
                 training_seconds: float, total_seconds: float, best_train_mae: float,
                 best_val_mae: float, test: Mapping[str, float],
-                peaks: Mapping[str, object]) -> Dict[str, Any]:
+                peaks: Mapping[str, object], epochs: Optional[int] = None) -> Dict[str, Any]:
     r"""Write the one-row ``stats.csv`` of a run atomically and return the row.
 
     Args:
@@ -151,12 +142,14 @@ def write_stats(out_dir: str, *, dataset: str, args: Any, preprocessing_seconds:
         best_train_mae, best_val_mae (float): best epoch metrics.
         test (dict): test metrics with keys ``mae``, ``rmse``, ``mape``.
         peaks (dict): memory peaks from :meth:`SystemMonitor.peaks`.
+        epochs (int, optional): epochs the model was trained, resumed runs
+            included (default: ``args.epochs``).
     """
     row: Dict[str, Any] = {
         "dataset": dataset,
         "mode": args.mode,
         "model": args.model,
-        "epochs": args.epochs,
+        "epochs": args.epochs if epochs is None else epochs,
         "batch_size": args.batch_size,
         "preprocessing_seconds": round(preprocessing_seconds, 6),
         "training_seconds": round(training_seconds, 6),

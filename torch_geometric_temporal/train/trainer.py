@@ -15,7 +15,6 @@ import logging
 import math
 import os
 import random
-import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
@@ -24,6 +23,16 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from torch_geometric_temporal.train.checkpoint import (
+    CHECKPOINT_NAME,
+    CheckpointError,
+    check_identity,
+    kept_settings,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from torch_geometric_temporal.train.metrics import MetricAccumulator, StandardScaler, masked_mae_loss
 from torch_geometric_temporal.train.stats import (
     PER_EPOCH_COLUMNS,
@@ -48,12 +57,10 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "CHECKPOINT_NAME",
+    "CheckpointError",
 ]
 
 log = logging.getLogger(__name__)
-
-#: File name of the per-epoch checkpoint inside the output directory.
-CHECKPOINT_NAME = "checkpoint.pt"
 
 
 # ----------------------------------------------------------------------------
@@ -233,55 +240,8 @@ def predict_batch(model: torch.nn.Module, batch, *, edge_index: Tensor, edge_wei
 
 
 # ----------------------------------------------------------------------------
-# checkpoints
+# loader samplers and generators
 # ----------------------------------------------------------------------------
-def save_checkpoint(state: Dict[str, Any], path: str) -> None:
-    r"""``torch.save`` to a temporary file in the same directory, ``fsync``,
-    then :func:`os.replace` onto ``path`` (a crash never leaves a torn file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
-def load_checkpoint(path: str, map_location="cpu") -> Dict[str, Any]:
-    r"""Load a checkpoint written by :func:`save_checkpoint`."""
-    if not os.path.isfile(path):
-        raise FileNotFoundError(
-            f"No checkpoint at {path!r}. Resume needs the output directory of an earlier run "
-            "(same --out-dir); drop --resume to start from scratch."
-        )
-    return torch.load(path, map_location=map_location, weights_only=False)
-
-
-def _rng_state() -> Dict[str, Any]:
-    state = {
-        "python": random.getstate(),
-        "numpy": np.random.get_state(),
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available():  # pragma: no cover
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: Dict[str, Any]) -> None:
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():  # pragma: no cover
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
 def _samplers(loader) -> List[Any]:
     r"""``loader`` and every sampler nested in it (``loader.sampler``,
     ``loader.batch_sampler``, a ``BatchSampler``'s ``sampler``, ...), each once."""
@@ -398,6 +358,14 @@ class Trainer:
     ``batches_seen``. :meth:`fit` with ``resume=True`` restores all of that and
     continues, so the final numbers equal those of an uninterrupted run.
 
+    A resumed run refuses a checkpoint whose ``identity`` differs from
+    :obj:`identity` (:class:`CheckpointError` naming each difference), takes
+    every :class:`TrainConfig` setting but ``epochs`` from the checkpoint
+    (warning once about each one given differently: the optimizer, scheduler
+    and random states come from the checkpoint, so a new learning rate or
+    seed could not take effect consistently), and trains up to the new
+    ``config.epochs`` (more epochs extend the run).
+
     Under DDP every rank runs the same code; metrics are all-reduced so each
     rank sees the global MAE; rank 0 alone writes files.
 
@@ -425,6 +393,10 @@ class Trainer:
         callbacks (list, optional): objects with optional
             ``on_batch_end(trainer, epoch, batch_idx)`` and
             ``on_epoch_end(trainer, epoch, row)`` methods (``epoch`` 1-based).
+        identity (dict, optional): what makes this run this run (dataset,
+            model and its hyper-parameters, data fingerprint, ...; numbers,
+            strings and lists), stored in the checkpoint and compared on
+            resume. ``None`` stores and checks nothing.
     """
 
     def __init__(self, model: torch.nn.Module, train_loader: Iterable, val_loader: Optional[Iterable] = None,
@@ -434,7 +406,7 @@ class Trainer:
                  loss_fn: Optional[Callable[[Tensor, Tensor], Tensor]] = None,
                  config: Optional[TrainConfig] = None, out_dir: Optional[str] = None,
                  device: Optional[torch.device] = None, progress: Optional[Callable] = None,
-                 callbacks: Sequence[Any] = ()):
+                 callbacks: Sequence[Any] = (), identity: Optional[Dict[str, Any]] = None):
         self.config = config or TrainConfig()
         self.model = model
         self.train_loader = train_loader
@@ -449,16 +421,14 @@ class Trainer:
         self.optimizer = optimizer or torch.optim.Adam(
             model.parameters(), lr=self.config.lr, weight_decay=self.config.weight_decay, eps=self.config.eps
         )
-        if scheduler is None and self.config.lr_milestones:
-            scheduler = torch.optim.lr_scheduler.MultiStepLR(
-                self.optimizer, milestones=list(self.config.lr_milestones), gamma=self.config.lr_gamma
-            )
-        self.scheduler = scheduler
+        self._default_scheduler = scheduler is None
+        self.scheduler = self._make_scheduler() if scheduler is None else scheduler
         self.scaler = scaler or StandardScaler()
         self.loss_fn = loss_fn
         self.out_dir = out_dir
         self.progress = progress
         self.callbacks = list(callbacks)
+        self.identity = None if identity is None else dict(identity)
 
         self.epoch = 0  # completed epochs
         self.batches_seen = 0
@@ -469,6 +439,13 @@ class Trainer:
         self.history: List[Dict[str, Any]] = []
         self.elapsed = 0.0  # training seconds of finished epochs (also across resumes)
         self._epoch_writer: Optional[CSVAppender] = None
+
+    def _make_scheduler(self):
+        if not self.config.lr_milestones:
+            return None
+        return torch.optim.lr_scheduler.MultiStepLR(
+            self.optimizer, milestones=list(self.config.lr_milestones), gamma=self.config.lr_gamma
+        )
 
     # -- paths ---------------------------------------------------------------
     @property
@@ -513,7 +490,18 @@ class Trainer:
             for cb in self.callbacks:
                 if hasattr(cb, "on_batch_end"):
                     cb.on_batch_end(self, epoch + 1, i)
-        return acc.all_reduce().compute()
+        metrics = acc.all_reduce().compute()
+        if metrics["count"] == 0:  # every rank: the count is all-reduced
+            if acc.abs_sum is None:
+                raise ValueError(f"Epoch {epoch + 1} had no training batch; check the training split and "
+                                 "the batch size.")
+            null = self.config.null_value
+            what = "is NaN" if null is None else f"equals the null value {null!r} (a missing reading) or is NaN"
+            raise ValueError(
+                f"Every training target of epoch {epoch + 1} {what}: nothing can be learned and every metric "
+                "would be NaN; check the data (e.g. a series of all zeros) and the target channel."
+            )
+        return metrics
 
     @torch.no_grad()
     def evaluate(self, loader: Iterable, desc: str = "eval") -> Dict[str, Any]:
@@ -542,7 +530,10 @@ class Trainer:
         return [self.train_loader, self.val_loader, self.test_loader]
 
     def state_dict(self) -> Dict[str, Any]:
+        r"""The checkpoint: tensors, numbers, strings, lists and dicts only
+        (readable with ``torch.load(..., weights_only=True)``)."""
         return {
+            "identity": self.identity,
             "model": unwrap_model(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -554,12 +545,28 @@ class Trainer:
             "best_model": self.best_state,
             "history": self.history,
             "elapsed": self.elapsed,
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "loader_rng": [[g.get_state() for g in _loader_generators(loader)] for loader in self._loaders()],
             "config": dataclasses.asdict(self.config),
         }
 
+    def _keep_config(self, saved: Dict[str, Any]) -> None:
+        r"""Take every setting but ``epochs`` from the checkpoint's config."""
+        current = dataclasses.asdict(self.config)
+        kept = kept_settings(saved, current)
+        if not kept:
+            return
+        log.warning("Resuming keeps the checkpoint's settings and ignores the new values: %s",
+                    ", ".join(f"{name} {old!r} (given {new!r})" for name, old, new in kept))
+        fields = {f.name for f in dataclasses.fields(TrainConfig)}
+        self.config = dataclasses.replace(self.config, **{k: saved[k] for k, _, _ in kept if k in fields})
+        if self._default_scheduler:
+            self.scheduler = self._make_scheduler()
+
     def load_state_dict(self, state: Dict[str, Any]) -> None:
+        r"""Restore a :meth:`state_dict` (settings but ``epochs`` from it; see
+        the class docstring)."""
+        self._keep_config(dict(state.get("config") or {}))
         unwrap_model(self.model).load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler") is not None:
@@ -572,7 +579,7 @@ class Trainer:
         self.best_state = state.get("best_model")
         self.history = list(state["history"])
         self.elapsed = float(state.get("elapsed", 0.0))
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         saved = state.get("loader_rng") or []
         gens = [_loader_generators(loader) for loader in self._loaders()]
         if [len(g) for g in gens] != [len(s) for s in saved]:
@@ -597,7 +604,13 @@ class Trainer:
         path = path or self.checkpoint_path
         if path is None:
             raise ValueError("Trainer.resume needs out_dir (or an explicit checkpoint path).")
-        self.load_state_dict(load_checkpoint(path, map_location=self.device))
+        state = load_checkpoint(path, map_location=self.device)
+        if self.identity is not None:
+            check_identity(state.get("identity"), self.identity, path)
+        self.load_state_dict(state)
+        if self.epoch > self.config.epochs:
+            log.warning("The checkpoint has %d epochs, more than epochs=%d: no epoch is trained; the test "
+                        "pass uses the checkpoint's weights.", self.epoch, self.config.epochs)
         if self._writes():
             write_csv_atomic(os.path.join(self.out_dir, "per_epoch_stats.csv"), PER_EPOCH_COLUMNS, self.history)
         log.info("Resumed from %s after epoch %d", path, self.epoch)

@@ -1,0 +1,114 @@
+import os
+import pickle
+import random
+import stat
+
+import numpy as np
+import pytest
+import torch
+
+from torch_geometric_temporal.train.checkpoint import (
+    CheckpointError,
+    check_identity,
+    data_fingerprint,
+    kept_settings,
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+
+EDGES = torch.tensor([[0, 1, 2], [1, 2, 0]])
+
+
+class Planted:
+    """Unpickling this calls ``open(marker, "w")``: code run by a data file."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_planted_pickle_checkpoint_is_refused_without_running_code(tmp_path):
+    marker = tmp_path / "owned"
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"model": {}, "payload": Planted(marker)}, path)  # torch's zip format
+    with pytest.raises(CheckpointError, match="older version or is not a checkpoint of this package"):
+        load_checkpoint(str(path))
+    with open(path, "wb") as f:  # a bare pickle
+        pickle.dump({"payload": Planted(marker)}, f, protocol=2)
+    with pytest.raises(CheckpointError, match="delete .*checkpoint.pt"):
+        load_checkpoint(str(path))
+    assert not marker.exists()
+
+
+def test_old_and_foreign_checkpoints_are_one_clear_error(tmp_path):
+    path = tmp_path / "checkpoint.pt"
+    # what earlier versions wrote: NumPy's RNG state as an ndarray
+    torch.save({"model": {}, "rng": {"numpy": np.random.get_state()}}, path)
+    with pytest.raises(CheckpointError, match="older version"):
+        load_checkpoint(str(path))
+    torch.save({"model": {}}, path)  # loads, but is not ours
+    with pytest.raises(CheckpointError, match="format None"):
+        load_checkpoint(str(path))
+    path.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="--out-dir"):
+        load_checkpoint(str(path))
+    with pytest.raises(FileNotFoundError, match="drop --resume"):
+        load_checkpoint(str(tmp_path / "missing.pt"))
+
+
+def test_rng_state_round_trips_through_weights_only(tmp_path):
+    random.seed(1), np.random.seed(2), torch.manual_seed(3)
+    random.gauss(0, 1), np.random.standard_normal()  # cached Gaussians are part of the state
+    save_checkpoint({"rng": rng_state()}, str(tmp_path / "c.pt"))
+    first = (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3).tolist())
+    set_rng_state(load_checkpoint(str(tmp_path / "c.pt"))["rng"])
+    again = (random.random(), random.gauss(0, 1), np.random.standard_normal(3).tolist(), torch.rand(3).tolist())
+    assert first == again
+
+
+def test_rng_states_stay_on_cpu_whatever_map_location(tmp_path):
+    gen = torch.Generator().manual_seed(5)
+    save_checkpoint({"model": {"w": torch.ones(2)}, "rng": rng_state(), "loader_rng": [[gen.get_state()]]},
+                    str(tmp_path / "c.pt"))
+    state = load_checkpoint(str(tmp_path / "c.pt"), map_location="meta")  # stands in for a GPU
+    assert state["model"]["w"].is_meta
+    assert state["rng"]["torch"].device.type == "cpu" and state["loader_rng"][0][0].device.type == "cpu"
+    set_rng_state(state["rng"])
+    torch.Generator().set_state(state["loader_rng"][0][0])
+
+
+def test_checkpoint_respects_umask(tmp_path):
+    old = os.umask(0o027)
+    try:
+        save_checkpoint({"v": 1}, str(tmp_path / "c.pt"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(os.stat(tmp_path / "c.pt").st_mode) == 0o640
+
+
+def test_identity_mismatch_names_every_difference():
+    fp = data_fingerprint(EDGES, torch.ones(3), torch.tensor([50.0, 0.5]), torch.tensor([9.0, 0.3]),
+                          windows=[10, 2, 3], num_nodes=3, num_features=2)
+    saved = {"dataset": "metr_la", "hidden": 8, **fp}
+    check_identity(saved, {"dataset": "metr_la"}, "c.pt")  # a part of the identity is fine
+    check_identity(saved, {**saved, **data_fingerprint(EDGES, torch.ones(3), torch.tensor([50.0, 0.5 + 1e-8]),
+                                                       torch.tensor([9.0, 0.3]), windows=[10, 2, 3], num_nodes=3,
+                                                       num_features=2)}, "c.pt")  # last-bit noise
+    other = data_fingerprint(EDGES, torch.full((3,), 2.0), torch.tensor([50.0, 0.5]), torch.tensor([9.0, 0.3]),
+                             windows=[10, 2, 3], num_nodes=3, num_features=2)
+    with pytest.raises(CheckpointError, match=r"dataset: 'metr_la' -> 'pems_bay'; hidden: 8 -> 16; graph: "):
+        check_identity(saved, {**saved, "dataset": "pems_bay", "hidden": 16, **other}, "c.pt")
+    with pytest.raises(CheckpointError, match=r"ranks: \(not recorded\) -> 2"):
+        check_identity(saved, {"ranks": 2}, "c.pt")
+    with pytest.raises(CheckpointError, match="no run identity"):
+        check_identity(None, {"dataset": "metr_la"}, "c.pt")
+
+
+def test_kept_settings_free_epochs():
+    saved = {"epochs": 3, "lr": 0.01, "lr_milestones": (2,), "seed": 0}
+    assert kept_settings(saved, {"epochs": 9, "lr": 0.01, "lr_milestones": [2], "seed": 0}) == []
+    assert kept_settings(saved, {"epochs": 9, "lr": 0.5, "seed": 4}) == [("lr", 0.01, 0.5), ("seed", 0, 4)]

@@ -1,0 +1,277 @@
+r"""Checkpoints of a training run: written atomically, read without running
+code, and tied to the run that wrote them.
+
+A checkpoint holds tensors, numbers, strings, lists, tuples and dicts only
+(the random states of Python, NumPy and PyTorch as tensors), so
+:func:`load_checkpoint` reads it with ``torch.load(..., weights_only=True)``:
+a planted ``checkpoint.pt`` whose pickle would call a function is refused
+with :class:`CheckpointError`, never executed.
+
+Each checkpoint records the run's *identity* (dataset, mode, model and its
+hyper-parameters, window lengths, batch size, ranks, and a fingerprint of
+the data: windows per split, nodes, features, a hash of the graph and the
+training statistics). Resuming compares it with the new run's identity and
+refuses any difference (:func:`check_identity`). Settings that cannot
+change in the middle of a run (learning rate, weight decay, seed, LR
+milestones, ...) are taken from the checkpoint (:func:`kept_settings`);
+only the number of epochs may grow.
+"""
+import hashlib
+import logging
+import os
+import random
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from torch_geometric_temporal._atomic import atomic_write
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "CHECKPOINT_FORMAT",
+    "CheckpointError",
+    "save_checkpoint",
+    "load_checkpoint",
+    "missing_checkpoint_error",
+    "rng_state",
+    "set_rng_state",
+    "data_fingerprint",
+    "check_identity",
+    "kept_settings",
+]
+
+log = logging.getLogger(__name__)
+
+#: File name of the per-epoch checkpoint inside the output directory.
+CHECKPOINT_NAME = "checkpoint.pt"
+
+#: Value of the ``"format"`` entry of every checkpoint this version writes.
+CHECKPOINT_FORMAT = "torch_geometric_temporal.checkpoint/2"
+
+#: Entries of a checkpoint that :func:`load_checkpoint` keeps on the CPU
+#: whatever ``map_location`` says (``torch.set_rng_state`` and
+#: ``Generator.set_state`` take CPU byte tensors only).
+_CPU_ENTRIES = ("rng", "loader_rng")
+
+
+class CheckpointError(ValueError):
+    r"""A checkpoint that this version cannot resume from: written by an
+    older version, not a checkpoint of this package, or written by a
+    different run."""
+
+
+def _fix(path: str) -> str:
+    return (f"delete {path} (or pass --overwrite to replace that run's outputs), or choose another "
+            "--out-dir; --resume continues only a run started by this version with the same settings")
+
+
+def missing_checkpoint_error(path: str) -> FileNotFoundError:
+    r"""The error for ``--resume`` without a checkpoint (one message for
+    single-process and DDP runs)."""
+    return FileNotFoundError(
+        f"No checkpoint at {path!r}. Resume needs the output directory of an earlier run "
+        "(same --out-dir); drop --resume to start from scratch (with --overwrite if that folder "
+        "holds the outputs of a run you want to replace)."
+    )
+
+
+def save_checkpoint(state: Dict[str, Any], path: str) -> None:
+    r"""``torch.save`` :obj:`state`, stamped with :data:`CHECKPOINT_FORMAT`,
+    atomically (temporary file in the same folder, ``fsync``,
+    :func:`os.replace`; permissions from the umask).
+
+    Args:
+        state (dict): tensors, numbers, strings, lists, tuples and dicts
+            only, so that :func:`load_checkpoint` can read it.
+        path (str): the checkpoint file.
+    """
+    with atomic_write(path, "wb") as f:
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, f)
+
+
+def _to(obj: Any, device) -> Any:
+    if isinstance(obj, Tensor):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return type(obj)((k, _to(v, device)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to(v, device) for v in obj)
+    return obj
+
+
+def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
+    r"""Read a checkpoint written by :func:`save_checkpoint` with
+    ``torch.load(..., weights_only=True)`` (nothing in the file can run
+    code); returns the saved dict (without the format stamp).
+
+    Tensors go to :obj:`map_location`, except the random-number-generator
+    states (``"rng"``, ``"loader_rng"``), which stay on the CPU.
+
+    Args:
+        path (str): the checkpoint file.
+        map_location: device for the tensors. (default: ``"cpu"``)
+
+    Raises:
+        FileNotFoundError: no file at :obj:`path`.
+        CheckpointError: the file is not a checkpoint of this version
+            (an older format, a foreign or corrupt file, a pickle that
+            would run code).
+    """
+    if not os.path.isfile(path):
+        if os.path.isdir(path):
+            raise CheckpointError(f"{path} is a directory, not a checkpoint file; {_fix(path)}.")
+        raise missing_checkpoint_error(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except OSError:
+        raise
+    except Exception as exc:  # UnpicklingError, a torn zip (RuntimeError), EOFError, ...
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(
+            f"{path} was written by an older version or is not a checkpoint of this package "
+            f"({type(exc).__name__}: {reason[:200]}); {_fix(path)}."
+        ) from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        found = state.get("format") if isinstance(state, dict) else type(state).__name__
+        raise CheckpointError(
+            f"{path} was written by an older version or is not a checkpoint of this package "
+            f"(format {found!r}, expected {CHECKPOINT_FORMAT!r}); {_fix(path)}."
+        )
+    state = {k: v for k, v in state.items() if k != "format"}
+    if str(map_location) != "cpu":
+        state = {k: v if k in _CPU_ENTRIES else _to(v, map_location) for k, v in state.items()}
+    return state
+
+
+# ----------------------------------------------------------------------------
+# random states as tensors
+# ----------------------------------------------------------------------------
+def rng_state() -> Dict[str, Any]:
+    r"""The states of Python's :mod:`random`, NumPy's global generator and
+    PyTorch (CPU and every GPU), as tensors and numbers."""
+    version, words, gauss_next = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state: Dict[str, Any] = {
+        "python": {"version": int(version), "state": torch.tensor(words, dtype=torch.int64),
+                   "gauss_next": gauss_next},
+        "numpy": {"name": str(name), "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+                  "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():  # pragma: no cover - no GPU in CI
+        state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
+    return state
+
+
+def set_rng_state(state: Mapping[str, Any]) -> None:
+    r"""Restore what :func:`rng_state` returned."""
+    py = state["python"]
+    random.setstate((py["version"], tuple(int(w) for w in py["state"].tolist()), py["gauss_next"]))
+    npy = state["numpy"]
+    np.random.set_state((npy["name"], npy["keys"].cpu().numpy().astype(np.uint32), npy["pos"],
+                         npy["has_gauss"], npy["cached_gaussian"]))
+    torch.set_rng_state(state["torch"].cpu())
+    if "cuda" in state and torch.cuda.is_available():  # pragma: no cover
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+# ----------------------------------------------------------------------------
+# the run's identity
+# ----------------------------------------------------------------------------
+def _digest(*tensors: Optional[Tensor]) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        if t is None:
+            h.update(b"none")
+            continue
+        t = t.detach().cpu().contiguous()
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def data_fingerprint(edge_index: Tensor, edge_weight: Optional[Tensor], mean: Optional[Tensor],
+                     std: Optional[Tensor], *, windows: Sequence[int], num_nodes: int,
+                     num_features: int) -> Dict[str, Any]:
+    r"""What a checkpoint records about the data it was trained on.
+
+    Args:
+        edge_index (Tensor): the graph ``(2, E)``.
+        edge_weight (Tensor, optional): edge weights ``(E,)``.
+        mean, std (Tensor, optional): training statistics.
+        windows (list of int): windows per split (train, val, test).
+        num_nodes (int): nodes :math:`N`.
+        num_features (int): features :math:`F`.
+    """
+    edge_weight = None if edge_weight is None else edge_weight.float()
+    stats = "none"
+    if mean is not None or std is not None:
+        # rounded to 6 significant digits: CPU and GPU preprocessing may differ in the last bits
+        stats = "sha256 " + _digest(*(None if s is None else _round(torch.as_tensor(s)) for s in (mean, std)))
+    return {
+        "windows": [int(w) for w in windows],
+        "nodes": int(num_nodes),
+        "features": int(num_features),
+        "graph": f"{int(edge_index.shape[-1])} edges, sha256 {_digest(edge_index.long(), edge_weight)}",
+        "statistics": stats,
+    }
+
+
+def _round(t: Tensor) -> Tensor:
+    r"""``t`` rounded to 6 significant digits (float64)."""
+    x = t.detach().cpu().double().numpy()
+    with np.errstate(divide="ignore"):
+        exponent = np.where(x == 0, 0, np.floor(np.log10(np.abs(x))))
+    scale = 10.0 ** (5 - exponent)
+    return torch.from_numpy(np.round(x * scale) / scale)
+
+
+_MISSING = object()
+
+
+def _show(value: Any) -> str:
+    return "(not recorded)" if value is _MISSING else repr(value)
+
+
+def check_identity(saved: Optional[Mapping[str, Any]], current: Mapping[str, Any], path: str) -> None:
+    r"""Raise :class:`CheckpointError` naming every entry of
+    :obj:`current` that differs from the checkpoint's :obj:`saved`
+    identity (``name: old -> new``). Entries of :obj:`saved` missing from
+    :obj:`current` are not compared (a caller may check part of the
+    identity before the data is loaded).
+
+    Args:
+        saved (dict, optional): the checkpoint's ``"identity"``.
+        current (dict): this run's identity.
+        path (str): the checkpoint (for the message).
+    """
+    if saved is None:
+        raise CheckpointError(f"{path} records no run identity (written by an older version); {_fix(path)}.")
+    diffs = [f"{key}: {_show(saved.get(key, _MISSING))} -> {value!r}" for key, value in current.items()
+             if _normal(saved.get(key, _MISSING)) != _normal(value)]
+    if diffs:
+        raise CheckpointError(
+            f"{path} belongs to a different run ({'; '.join(diffs)}); resume with the settings and data of "
+            f"that run, or {_fix(path)}."
+        )
+
+
+def _normal(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def kept_settings(saved: Mapping[str, Any], current: Mapping[str, Any],
+                  free: Sequence[str] = ("epochs",)) -> List[Tuple[str, Any, Any]]:
+    r"""``(name, checkpoint value, given value)`` for every setting of
+    :obj:`current` that differs from the checkpoint's :obj:`saved` one,
+    except the :obj:`free` ones (which a resumed run may change).
+
+    Args:
+        saved (dict): the checkpoint's settings (e.g. its ``"config"``).
+        current (dict): the settings given now.
+        free (list of str): names a resumed run takes from :obj:`current`.
+    """
+    return [(k, saved[k], v) for k, v in current.items()
+            if k not in free and k in saved and _normal(saved[k]) != _normal(v)]
