@@ -154,3 +154,21 @@ def test_explicit_window_lengths_override_lags_even_when_zero():
         loader.get_index_dataset(lags=4, num_timesteps_in=0)
     x, y = next(iter(loader.get_base_dataset(lags=4, num_timesteps_out=0)[0]))
     assert x.shape[1] == 4 and y.shape[1] == 0
+
+
+@pytest.mark.parametrize("key, row", [("FX", [1.0, 2.0]), ("FX", ["a"] * 6), ("edges", [0, 1, 2]),
+                                      ("edges", ["x", 1])])
+def test_ragged_or_string_values_name_file_and_key(tmp_path, chickenpox_path, key, row):
+    payload = json.loads(chickenpox_path.read_text())
+    payload[key][3] = row
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=rf"bad\.json: entry '{key}' (is not a rectangular "
+                                         rf"array of numbers)"):
+        ChickenpoxDatasetLoader(raw_data_dir=bad)
+
+
+def test_directory_instead_of_the_file(tmp_path):
+    (tmp_path / "chickenpox.json").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"chickenpox\.json is a directory"):
+        ChickenpoxDatasetLoader(raw_data_dir=tmp_path, download=True)

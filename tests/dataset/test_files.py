@@ -167,3 +167,67 @@ def test_fetch_offline_and_download(tmp_path, monkeypatch):
     monkeypatch.setattr(_files, "_pyg_download_url", lambda: failing)
     with pytest.raises(FileNotFoundError, match="download failed: no network"):
         fetch(other, "https://example.invalid/o", True)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, -0.5])
+def test_edge_weights_must_be_finite_and_non_negative(bad):
+    adj = np.eye(4, dtype=np.float32)
+    _files.check_edge_weights(adj, "ok.npy")
+    adj[1, 2] = bad
+    with pytest.raises(ValueError, match=r"adj\.npy: 1 edge weight\(s\) are NaN, infinite or "
+                                         r"negative \(first at \(1, 2\)"):
+        _files.check_edge_weights(adj, "adj.npy")
+
+
+def test_adjacency_pickle_with_nan_weights_refused(tmp_path):
+    from torch_geometric_temporal.dataset import synthetic
+
+    adj = np.eye(3, dtype=np.float32)
+    adj[0, 1] = np.nan
+    path = synthetic.write_adjacency_pickle(tmp_path / "adj_mx.pkl", adj, ["a", "b", "c"])
+    with pytest.raises(ValueError, match=r"adj_mx\.pkl adjacency: 1 edge weight"):
+        load_adjacency_pickle(path)
+
+
+def test_directory_where_a_file_is_expected_is_not_downloaded(tmp_path, monkeypatch):
+    folder = tmp_path / "adj_mx.pkl"
+    folder.mkdir()
+    monkeypatch.setattr(_files, "_pyg_download_url",
+                        lambda: pytest.fail("must not try to download over a directory"))
+    with pytest.raises(IsADirectoryError, match=r"adj_mx\.pkl is a directory, expected a "
+                                                r"dataset file"):
+        fetch(folder, "https://example.invalid/adj_mx.pkl", download=True)
+    assert _files.is_present(tmp_path / "missing.pkl") is False
+
+
+def test_fresh_follows_content_not_mtime(tmp_path):
+    import os
+
+    source, derived = tmp_path / "a.zip", tmp_path / "a.npy"
+    source.write_bytes(b"first")
+    assert not _files.is_fresh(derived, [source])  # nothing derived yet
+    prints = _files.fingerprints([source])
+    derived.write_bytes(b"derived")
+    _files.record_sources(derived, prints)
+    assert _files.is_fresh(derived, [source])
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched, same content
+    assert _files.is_fresh(derived, [source])
+    source.write_bytes(b"other")  # same size, older mtime: still noticed
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**9))
+    assert not _files.is_fresh(derived, [source])
+    assert not _files.is_fresh(derived, [source, tmp_path / "b.h5"])  # another source set
+    _files.record_sources(derived, _files.fingerprints([source]))
+    derived.write_bytes(b"edited by hand")
+    assert not _files.is_fresh(derived, [source])
+
+
+def test_derived_path_falls_back_to_the_cache_for_read_only_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    data = tmp_path / "data"
+    data.mkdir()
+    assert _files.derived_path(data, "metr_la", "x.npy") == data / "x.npy"
+    monkeypatch.setattr(_files, "_writable", lambda directory: False)
+    cached = _files.derived_path(data, "metr_la", "x.npy")
+    assert cached.parent.parent == tmp_path / "cache" / "torch_geometric_temporal" / "derived"
+    assert cached.parent.name.startswith("metr_la-") and cached.name == "x.npy"

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from torch_geometric_temporal.dataset import METRLADatasetLoader, synthetic
+from torch_geometric_temporal.dataset._files import load_adjacency_pickle
 from torch_geometric_temporal.dataset.metr_la import URL
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -171,6 +172,7 @@ def test_wrong_shapes_rejected(tmp_path):
                                                        ("node_values.npy", values[:, :4])])
     with pytest.raises(ValueError, match=r"shape \(50, 4, 2\), expected \(\*, 5, 2\)"):
         METRLADatasetLoader(raw_data_dir=tmp_path).get_dataset()
+    (tmp_path / "METR-LA.zip").unlink()  # now the extracted arrays are the source
     np.save(tmp_path / "node_values.npy", values[..., :1])
     with pytest.raises(ValueError, match="expected"):
         METRLADatasetLoader(raw_data_dir=tmp_path).get_index_dataset()
@@ -214,3 +216,92 @@ def test_dcrnn_files_converted(dcrnn_hdf5_dir):
     frame = pd.read_hdf(dcrnn_hdf5_dir / "metr-la.h5", "df")
     np.testing.assert_array_equal(values[..., 0], frame.to_numpy(dtype=np.float32))
     assert loader.get_index_dataset(batch_size=8).edges.shape == (2, 1722)
+
+
+def _write_zip(directory, values, adj=None, mtime=None):
+    adj = np.eye(values.shape[1], dtype=np.float32) if adj is None else adj
+    path = synthetic.write_npy_zip(directory / "METR-LA.zip", [("adj_mat.npy", adj),
+                                                               ("node_values.npy", values)])
+    if mtime is not None:
+        os.utime(path, ns=(mtime, mtime))
+    return path
+
+
+def _values(seed, num_timesteps=60, num_nodes=4):
+    speeds = synthetic.synthetic_speeds(num_timesteps, num_nodes, seed=seed)
+    return synthetic.traffic_node_values(speeds).astype(np.float64)  # mmap maps a float32 copy
+
+
+def test_replaced_zip_is_read_in_ram_and_mmap(tmp_path):
+    first, second = _values(1), _values(2)
+    zip_path = _write_zip(tmp_path, first)
+    loader = METRLADatasetLoader(raw_data_dir=tmp_path)
+    np.testing.assert_array_equal(loader.read_data(), first.astype(np.float32))
+    np.testing.assert_array_equal(loader.read_data(mmap=True), first.astype(np.float32))
+    # replaced by other data of the same shape, with the old (or an older) mtime
+    for mtime in (zip_path.stat().st_mtime_ns, zip_path.stat().st_mtime_ns - 10**10):
+        _write_zip(tmp_path, second, mtime=mtime)
+        loader = METRLADatasetLoader(raw_data_dir=tmp_path)
+        np.testing.assert_array_equal(loader.read_data(), second.astype(np.float32))
+        np.testing.assert_array_equal(loader.read_data(mmap=True), second.astype(np.float32))
+        second, first = first, second
+
+
+def test_read_only_folder_holding_only_the_zip(tmp_path, monkeypatch):
+    from torch_geometric_temporal.dataset import _files
+
+    data, cache = tmp_path / "data", tmp_path / "cache"
+    data.mkdir()
+    values = _values(3)
+    _write_zip(data, values)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    # root ignores the mode bits: say the folder is read-only as well
+    writable = _files._writable
+    monkeypatch.setattr(_files, "_writable", lambda d: d != data and writable(d))
+    data.chmod(0o555)
+    try:
+        loader = METRLADatasetLoader(raw_data_dir=data)
+        np.testing.assert_array_equal(loader.read_data(), values.astype(np.float32))
+        np.testing.assert_array_equal(loader.read_data(mmap=True), values.astype(np.float32))
+        x, _ = next(iter(loader.get_index_dataset(lags=4, batch_size=2, mmap=True).train_loader))
+        assert x.shape == (2, 4, 4, 2)
+    finally:
+        data.chmod(0o755)
+    assert sorted(p.name for p in data.iterdir()) == ["METR-LA.zip"]
+    assert loader.values_path.is_relative_to(cache / "torch_geometric_temporal" / "derived")
+
+
+def test_dcrnn_h5_replaced_by_an_older_copy_is_converted_again(dcrnn_hdf5_dir):
+    h5 = dcrnn_hdf5_dir / "metr-la.h5"
+    before = METRLADatasetLoader(raw_data_dir=dcrnn_hdf5_dir).read_data()
+    stat = h5.stat()
+    ids = load_adjacency_pickle(dcrnn_hdf5_dir / "adj_mx.pkl")[0]
+    speeds = synthetic.synthetic_speeds(150, 207, seed=99)
+    synthetic.write_speed_h5(h5, speeds, ids)
+    os.utime(h5, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**10))
+    loader = METRLADatasetLoader(raw_data_dir=dcrnn_hdf5_dir)
+    for mmap in (False, True):
+        after = loader.read_data(mmap=mmap)
+        np.testing.assert_array_equal(after[..., 0], speeds)
+        np.testing.assert_array_equal(after[..., 1], before[..., 1])
+
+
+def test_nan_or_negative_adjacency_refused(tmp_path):
+    adj = np.eye(4, dtype=np.float32)
+    adj[2, 3] = np.nan
+    _write_zip(tmp_path, _values(4), adj=adj)
+    with pytest.raises(ValueError, match=r"adj_mat\.npy: 1 edge weight\(s\) are NaN"):
+        METRLADatasetLoader(raw_data_dir=tmp_path).get_index_dataset(lags=4)
+    adj[2, 3] = -1.0
+    _write_zip(tmp_path, _values(4), adj=adj)
+    with pytest.raises(ValueError, match=r"adj_mat\.npy: 1 edge weight\(s\) are NaN, infinite "
+                                         r"or negative \(first at \(2, 3\): -1\.0\)"):
+        METRLADatasetLoader(raw_data_dir=tmp_path).read_graph()
+
+
+def test_directory_instead_of_the_adjacency_pickle(tmp_path):
+    (tmp_path / "adj_mx.pkl").mkdir()
+    synthetic.write_speed_h5(tmp_path / "metr-la.h5", synthetic.synthetic_speeds(20, 3),
+                             ["a", "b", "c"])
+    with pytest.raises(IsADirectoryError, match=r"adj_mx\.pkl is a directory"):
+        METRLADatasetLoader(raw_data_dir=tmp_path)

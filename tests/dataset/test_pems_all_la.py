@@ -126,3 +126,37 @@ def test_mmap_cache_rewritten_when_pickle_changes(tmp_path):
     again = loader.read_data(mmap=True)
     assert again.shape == (30, 2, 2)
     np.testing.assert_array_equal(again[0, :, 0], [11.0, 10.0])
+
+
+def test_mmap_cache_follows_an_older_speed_file_copied_in(pems_all_la_dir):
+    import os
+
+    loader = PemsAllLADatasetLoader(raw_data_dir=pems_all_la_dir)
+    first = np.array(loader.read_data(mmap=True))
+    h5 = pems_all_la_dir / "pems_AllLA_speed.h5"
+    ids = loader.read_sensors()[0]
+    speeds = synthetic.synthetic_speeds(200, 10, seed=77)
+    synthetic.write_speed_h5(h5, speeds, ids)
+    old = os.stat(loader.cache_path).st_mtime_ns - 10**10
+    os.utime(h5, ns=(old, old))
+    mapped, memory = loader.read_data(mmap=True), loader.read_data()
+    np.testing.assert_array_equal(memory[..., 0], speeds)
+    np.testing.assert_array_equal(mapped, memory)
+    assert not np.array_equal(first, memory)
+
+
+def test_negative_adjacency_weights_refused(pems_all_la_dir):
+    adj = np.eye(10)
+    adj[4, 1] = -2.0
+    ids = PemsAllLADatasetLoader(raw_data_dir=pems_all_la_dir).read_sensors()[0]
+    synthetic.write_adjacency_pickle(pems_all_la_dir / "pems_AllLA_adj_mat.pkl", adj, ids)
+    with pytest.raises(ValueError, match=r"pems_AllLA_adj_mat\.pkl adjacency: 1 edge "
+                                         r"weight\(s\) are NaN, infinite or negative"):
+        PemsAllLADatasetLoader(raw_data_dir=pems_all_la_dir).get_index_dataset(lags=4)
+
+
+def test_directory_instead_of_the_speed_file(tmp_path):
+    synthetic.write_adjacency_pickle(tmp_path / "pems_AllLA_adj_mat.pkl", np.eye(2), ["a", "b"])
+    (tmp_path / "pems_AllLA_speed.h5").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"pems_AllLA_speed\.h5 is a directory"):
+        PemsAllLADatasetLoader(raw_data_dir=tmp_path, download=True)

@@ -54,3 +54,24 @@ def test_missing_and_broken(tmp_path, windmill_path):
     windmill_path.write_text(json.dumps(payload))
     with pytest.raises(ValueError, match="'weights'"):
         WindmillOutputLargeDatasetLoader(raw_data_dir=windmill_path)
+
+
+@pytest.mark.parametrize("weight", [float("nan"), float("inf"), -1.0])
+def test_non_finite_or_negative_weights_refused(windmill_path, weight):
+    payload = json.loads(windmill_path.read_text())
+    payload["weights"][2] = weight
+    windmill_path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=r"windmill_output\.json 'weights': 1 edge weight\(s\) "
+                                         r"are NaN, infinite or negative \(first at 2"):
+        WindmillOutputLargeDatasetLoader(raw_data_dir=windmill_path)
+
+
+@pytest.mark.parametrize("key, row", [("block", [1.0]), ("block", ["1"] * 7),
+                                      ("weights", "heavy")])
+def test_ragged_or_string_values_name_file_and_key(windmill_path, key, row):
+    payload = json.loads(windmill_path.read_text())
+    payload[key][1] = row
+    windmill_path.write_text(json.dumps(payload))
+    with pytest.raises(ValueError, match=rf"windmill_output\.json: entry '{key}' is not a "
+                                         rf"rectangular array of numbers"):
+        WindmillOutputLargeDatasetLoader(raw_data_dir=windmill_path)

@@ -3,11 +3,15 @@ r"""File handling shared by the dataset loaders.
 Where the raw files live (:func:`resolve_data_dir`), fetching a missing file
 only when allowed (:func:`fetch`), checksums (:func:`sha256sum`), zip
 integrity and member extraction (:func:`extract_members`), array checks
-(:func:`check_array`) and a restricted unpickler for DCRNN's adjacency pickle
-(:func:`load_adjacency_pickle`). Library code here never prints; it logs.
+(:func:`check_array`, :func:`check_edge_weights`), a restricted unpickler for
+DCRNN's adjacency pickle (:func:`load_adjacency_pickle`), and derived files
+(extracted or converted arrays) keyed on their sources' content
+(:func:`derived_path`, :func:`is_fresh`, :func:`record_sources`). Library
+code here never prints; it logs.
 """
 import codecs
 import hashlib
+import json
 import logging
 import os
 import pickle
@@ -19,6 +23,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+
+from torch_geometric_temporal._atomic import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +49,14 @@ def default_data_dir(name: str) -> Path:
     root = os.environ.get(DATA_DIR_ENV)
     if root:
         return Path(root).expanduser().resolve() / name
+    return cache_root() / name
+
+
+def cache_root() -> Path:
+    r"""``$XDG_CACHE_HOME/torch_geometric_temporal`` (``~/.cache`` when
+    :obj:`XDG_CACHE_HOME` is unset)."""
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(cache).expanduser().resolve() / "torch_geometric_temporal" / name
+    return Path(cache).expanduser().resolve() / "torch_geometric_temporal"
 
 
 def resolve_data_dir(raw_data_dir: Optional[PathLike], name: str) -> Path:
@@ -97,6 +109,26 @@ def missing_file_error(path: Path, url: Optional[str], why: str = "") -> FileNot
     )
 
 
+def is_present(path: PathLike) -> bool:
+    r"""Whether the dataset file :obj:`path` exists (``False`` when it is
+    missing).
+
+    Raises:
+        IsADirectoryError: :obj:`path` is a directory (or something else that
+            is not a regular file) where a file is expected; a missing file
+            would be downloaded, this must not be.
+    """
+    path = Path(path)
+    if path.is_file():
+        return True
+    if path.exists():
+        what = "a directory" if path.is_dir() else "not a regular file"
+        raise IsADirectoryError(
+            f"{path} is {what}, expected a dataset file of that name. Remove or rename it and "
+            f"place the file there (or pass raw_data_dir=<folder holding the file>).")
+    return False
+
+
 def fetch(path: Path, url: Optional[str], download: Optional[bool],
           sha256: Optional[str] = None) -> Path:
     r"""Return :obj:`path`, downloading it from :obj:`url` first when it is
@@ -110,7 +142,7 @@ def fetch(path: Path, url: Optional[str], download: Optional[bool],
             message names the file, the folder and the URL.
     """
     path = Path(path)
-    if path.is_file():
+    if is_present(path):
         return path
     if url is None or not downloads_allowed(download):
         raise missing_file_error(path, url, "downloads are disabled" if url else "")
@@ -181,32 +213,107 @@ def extract_members(zip_path: Path, members: Sequence[str], dest: Path) -> List[
 
 
 def _atomic_write_stream(target: Path, stream) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, stream:
-            for chunk in iter(lambda: stream.read(1 << 22), b""):
-                out.write(chunk)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(target, "wb") as out, stream:
+        for chunk in iter(lambda: stream.read(1 << 22), b""):
+            out.write(chunk)
 
 
 def atomic_save_npy(path: PathLike, array: np.ndarray) -> None:
     r"""Write :obj:`array` to ``.npy`` file :obj:`path` atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
+    with atomic_write(path, "wb") as out:
+        np.save(out, array)
+
+
+# --------------------------------------------------------------------------- derived files
+#: Suffix of the JSON sidecar recording what a derived file was made from.
+SOURCE_SUFFIX = ".source.json"
+
+
+def file_fingerprint(path: PathLike, known: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    r"""``{size, mtime_ns, ctime_ns, ino, sha256}`` of :obj:`path`. The
+    SHA-256 is taken from :obj:`known` when its stat fields are all
+    unchanged (a replaced or touched file always changes ``ctime``), else the
+    file is hashed."""
+    st = os.stat(path)
+    quick = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ctime_ns": st.st_ctime_ns,
+             "ino": st.st_ino}
+    if known and known.get("sha256") and all(known.get(k) == v for k, v in quick.items()):
+        return dict(quick, sha256=known["sha256"])
+    return dict(quick, sha256=sha256sum(path))
+
+
+def _sidecar(derived: Path) -> Path:
+    return derived.with_name(derived.name + SOURCE_SUFFIX)
+
+
+def _derived_stat(derived: Path) -> Dict[str, int]:
+    st = derived.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def is_fresh(derived: PathLike, sources: Sequence[PathLike]) -> bool:
+    r"""Whether :obj:`derived` (an extracted or converted file) was made
+    from the current content of :obj:`sources`, per its sidecar
+    ``<derived>.source.json`` (see :func:`record_sources`): the derived file
+    is unchanged and every source has the recorded SHA-256 (rehashed only
+    when its size, mtime, ctime or inode changed). No sidecar: not fresh."""
+    derived = Path(derived)
     try:
-        with os.fdopen(fd, "wb") as out:
-            np.save(out, array)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        record = json.loads(_sidecar(derived).read_text(encoding="utf-8"))
+        if record.get("derived") != _derived_stat(derived):
+            return False
+        recorded = record["sources"]
+        if sorted(recorded) != sorted(Path(p).name for p in sources):
+            return False
+        current = {Path(p).name: file_fingerprint(p, recorded[Path(p).name]) for p in sources}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    if any(current[n]["sha256"] != recorded[n].get("sha256") for n in current):
+        return False
+    if current != recorded:  # same content, new stat: save the rehash next time
+        try:
+            record_sources(derived, current)
+        except OSError:
+            pass
+    return True
+
+
+def fingerprints(sources: Sequence[PathLike]) -> Dict[str, Dict[str, Any]]:
+    r""":func:`file_fingerprint` of each source, by file name (take them
+    before deriving, pass them to :func:`record_sources` after)."""
+    return {Path(p).name: file_fingerprint(p) for p in sources}
+
+
+def record_sources(derived: PathLike, sources: Dict[str, Dict[str, Any]]) -> None:
+    r"""Write the sidecar of :obj:`derived` (after writing :obj:`derived`)
+    recording the :func:`fingerprints` of the sources it was made from."""
+    derived = Path(derived)
+    payload = {"derived": _derived_stat(derived), "sources": sources}
+    with atomic_write(_sidecar(derived), "w", encoding="utf-8") as out:
+        json.dump(payload, out, indent=1, sort_keys=True)
+
+
+def _writable(directory: Path) -> bool:
+    return os.access(directory, os.W_OK | os.X_OK)
+
+
+def derived_path(source_dir: PathLike, name: str, filename: str) -> Path:
+    r"""Where a file derived from the data in :obj:`source_dir` lives:
+    :obj:`source_dir` itself when that folder is writable, else
+    ``$XDG_CACHE_HOME/torch_geometric_temporal/derived/<name>-<hash of the
+    folder>/`` (``~/.cache`` when :obj:`XDG_CACHE_HOME` is unset), so a
+    read-only dataset folder can be used.
+
+    Args:
+        source_dir (str or Path): the folder of the source files.
+        name (str): the dataset's folder name, e.g. ``"metr_la"``.
+        filename (str): the derived file's name.
+    """
+    source_dir = Path(source_dir).resolve()
+    if _writable(source_dir):
+        return source_dir / filename
+    tag = hashlib.sha256(str(source_dir).encode("utf-8")).hexdigest()[:16]
+    return cache_root() / "derived" / f"{name}-{tag}" / filename
 
 
 def check_array(array: np.ndarray, name: str, shape: Sequence[Optional[int]],
@@ -232,6 +339,28 @@ def check_array(array: np.ndarray, name: str, shape: Sequence[Optional[int]],
         raise ValueError(f"{name} has dtype {array.dtype}, expected a numeric dtype of kind "
                          f"{kind!r}; the file is not in the expected format.")
     return array
+
+
+def check_edge_weights(weights: np.ndarray, name: str) -> np.ndarray:
+    r"""Refuse non-finite or negative edge weights (a dense adjacency or a
+    weight vector): they train to NaN metrics without any other error.
+
+    Args:
+        weights (np.ndarray): adjacency ``(N, N)`` or weights ``(E,)``.
+        name (str): the file (and entry) to name in the error.
+
+    Raises:
+        ValueError: naming the file, the count and the first bad entry.
+    """
+    weights = np.asarray(weights)
+    bad = ~np.isfinite(weights) | (weights < 0)
+    if bad.any():
+        first = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{name}: {int(bad.sum())} edge weight(s) are NaN, infinite or negative (first at "
+            f"{first[0] if len(first) == 1 else first}: {weights[first]}). Edge weights must be "
+            f"finite and >= 0; fix the file (0 means no edge).")
+    return weights
 
 
 def check_finite_sensors(values: np.ndarray, name: str, chunk: int = 4096,
@@ -314,6 +443,17 @@ class RestrictedUnpickler(pickle.Unpickler):
             ) from None
 
 
+def restricted_loads(data: bytes, encoding: str = "latin1") -> Any:
+    r"""Unpickle the bytes :obj:`data` with :class:`RestrictedUnpickler`.
+
+    Raises:
+        pickle.UnpicklingError: the pickle references a disallowed global.
+    """
+    import io
+
+    return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
+
+
 def restricted_load(path: PathLike, encoding: str = "latin1") -> Any:
     r"""Unpickle :obj:`path` with :class:`RestrictedUnpickler`.
 
@@ -376,6 +516,7 @@ def load_adjacency_pickle(path: PathLike, num_nodes: Optional[int] = None,
     id_to_index = {str(k): int(v) for k, v in id_to_index.items()}
     if any(id_to_index.get(s) != i for i, s in enumerate(sensor_ids)):
         raise ValueError(f"{path}: id_to_index does not map sensor_ids[i] to i.")
+    check_edge_weights(adj, f"{path} adjacency")
     return sensor_ids, id_to_index, adj.astype(np.float32, copy=False)
 
 

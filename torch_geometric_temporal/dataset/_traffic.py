@@ -6,8 +6,9 @@ Two upstream file layouts are supported:
   ``<adj>.npy`` ``(N, N)`` and ``<values>.npy`` ``(T, N, 2)`` (feature 0 the
   speed, 1 the time of day);
 * :class:`HDF5TrafficLoader`: DCRNN's adjacency pickle ``[sensor_ids,
-  id_to_index, adj]`` and a pandas HDF5 table under key ``df`` (DatetimeIndex x
-  sensors) of speeds; the time of day is derived from the index.
+  id_to_index, adj]`` (restricted unpickler) and a pandas HDF5 table under key
+  ``df`` (DatetimeIndex x sensors) of speeds, read without unpickling; the
+  time of day is derived from the index.
 
 Both expose the series as one ``(T, N, 2)`` float array (:meth:`read_data`),
 the graph (:meth:`read_graph`), the base signal (:meth:`get_dataset`) and the
@@ -15,26 +16,32 @@ index-batching / materialized loaders (:meth:`get_index_dataset`,
 :meth:`get_base_dataset`).
 """
 import logging
-import os
-import tempfile
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from torch_geometric_temporal._atomic import atomic_write
 from torch_geometric_temporal.dataset._files import (
     PathLike,
     atomic_save_npy,
     check_array,
+    check_edge_weights,
     check_finite_sensors,
     dense_to_edges,
+    derived_path,
     extract_members,
     fetch,
+    fingerprints,
+    is_fresh,
+    is_present,
     load_adjacency_pickle,
     missing_file_error,
+    record_sources,
     resolve_data_dir,
 )
+from torch_geometric_temporal.dataset._hdf5 import open_speed_table, time_of_day
 from torch_geometric_temporal.dataset._windows import (
     Device,
     Ratio,
@@ -47,49 +54,42 @@ from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 log = logging.getLogger(__name__)
 
 
+def column_order(columns: Sequence[Any], sensor_ids: Sequence[Any]) -> Optional[List[int]]:
+    r"""Positions in :obj:`columns` that put them in :obj:`sensor_ids` order:
+    ``None`` when they already are in that order or are not the same ids
+    (compared as strings)."""
+    columns, sensor_ids = [str(c) for c in columns], [str(s) for s in sensor_ids]
+    if columns == sensor_ids or sorted(columns) != sorted(sensor_ids):
+        return None
+    position = {c: i for i, c in enumerate(columns)}
+    return [position[s] for s in sensor_ids]
+
+
 def read_speed_table(speed_path: PathLike, sensor_ids: Sequence[str],
                      adj_path: Optional[PathLike] = None) -> Tuple[np.ndarray, np.ndarray]:
     r"""Read a DCRNN-style pandas HDF5 speed table (key ``df``,
-    DatetimeIndex x sensors) as ``(speeds (T, N) float32, time_of_day (T,))``.
+    DatetimeIndex x sensors) as ``(speeds (T, N) float32, time_of_day (T,))``
+    without unpickling anything (see
+    :func:`~torch_geometric_temporal.dataset._hdf5.open_speed_table`).
 
     Columns are put in :obj:`sensor_ids` order when they are the same ids in
     another order; the time of day is the fraction of the day of each index
-    entry, as in DCRNN's ``generate_training_data``. Needs pandas and tables.
+    entry, as in DCRNN's ``generate_training_data``. Needs tables.
     """
-    try:
-        import pandas as pd
-    except ImportError as error:  # pragma: no cover - extra not installed
-        raise ImportError("Reading .h5 speed files needs pandas and tables: "
-                          "pip install 'torch-geometric-temporal[hdf5]'.") from error
     name, adj_path = str(speed_path), adj_path or "the adjacency"
-    try:
-        df = pd.read_hdf(speed_path, "df")
-    except KeyError as error:
-        raise ValueError(f"{name} has no table under key 'df'; expected a pandas HDF5 file "
-                         f"written with df.to_hdf(path, key='df').") from error
-    except (OSError, ValueError, TypeError) as error:
-        raise ValueError(f"{name} is not a readable pandas HDF5 file ({error}); it is "
-                         f"probably truncated.") from error
-    if not isinstance(df, pd.DataFrame) or not isinstance(df.index, pd.DatetimeIndex):
+    table = open_speed_table(speed_path, "df")
+    if table.unit is None:
         raise ValueError(f"{name}: expected a DataFrame with a DatetimeIndex (time x sensors), "
-                         f"got {type(df).__name__} indexed by "
-                         f"{type(getattr(df, 'index', None)).__name__}.")
-    columns = [str(c) for c in df.columns]
-    sensor_ids = [str(s) for s in sensor_ids]
-    if len(columns) != len(sensor_ids):
-        raise ValueError(f"{name} has {len(columns)} sensor columns but {adj_path} has "
+                         f"the index holds integers; the time of day needs timestamps.")
+    if len(table.columns) != len(sensor_ids):
+        raise ValueError(f"{name} has {len(table.columns)} sensor columns but {adj_path} has "
                          f"{len(sensor_ids)} sensors; the files do not belong together.")
-    if columns != sensor_ids:
-        if sorted(columns) == sorted(sensor_ids):
-            order = {c: i for i, c in enumerate(columns)}
-            df = df.iloc[:, [order[s] for s in sensor_ids]]
-        else:
-            log.warning("%s: sensor columns differ from the ids in %s; using column order.",
-                        name, adj_path)
-    speeds = df.to_numpy(dtype=np.float32)
-    stamps = df.index.values
-    time_of_day = (stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "D")
-    return speeds, time_of_day
+    order = column_order(table.columns, sensor_ids)
+    if order is None and [str(s) for s in sensor_ids] != table.columns:
+        log.warning("%s: sensor columns differ from the ids in %s; using column order.",
+                    name, adj_path)
+    speeds, index = table.read(order=order)
+    return speeds, time_of_day(index)
 
 
 def speed_values(speeds: np.ndarray, time_of_day: np.ndarray) -> np.ndarray:
@@ -258,9 +258,19 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
 class NpyZipTrafficLoader(TrafficDatasetLoader):
     r"""Traffic data shipped as a zip of ``<adj>.npy`` and ``<values>.npy``.
 
-    Extracted arrays already in :obj:`raw_data_dir` are used as they are; else
-    the zip is used (downloaded first when missing and allowed), checked
-    (CRC of every member) and only the two arrays are extracted.
+    The source, in this order of precedence: the zip in :obj:`raw_data_dir`
+    (checked -- CRC of every member -- and only the two arrays extracted);
+    else DCRNN's adjacency pickle and HDF5 speed table (:attr:`dcrnn_names`),
+    converted to the two arrays; else the two arrays themselves, used as they
+    are; else the zip is downloaded (when allowed) and extracted.
+
+    Extracted or converted arrays are derived files: they are written next to
+    the source when its folder is writable, else under
+    ``$XDG_CACHE_HOME/torch_geometric_temporal/derived/`` (see
+    :func:`~torch_geometric_temporal.dataset._files.derived_path`), each with
+    a ``.source.json`` sidecar recording the source's size, times and
+    SHA-256; they are made again whenever the source's content changed (a
+    replaced zip, an older ``.h5`` copied in), never trusted by mtime alone.
     """
 
     zip_name: str = ""
@@ -269,47 +279,63 @@ class NpyZipTrafficLoader(TrafficDatasetLoader):
     url: Optional[str] = None
     sha256: Optional[str] = None
     #: DCRNN's ``(adjacency pickle, HDF5 speed table)`` of the same dataset,
-    #: converted to the two arrays when neither they nor the zip are present.
+    #: converted to the two arrays when the zip is not present.
     dcrnn_names: Optional[Tuple[str, str]] = None
     supports_mmap = True
 
     def _locate_files(self) -> None:
-        self.adj_path = self.raw_data_dir / self.adj_name
-        self.values_path = self.raw_data_dir / self.values_name
-        if self.adj_path.is_file() and self.values_path.is_file():
-            return
-        zip_path = self.raw_data_dir / self.zip_name
-        if not zip_path.is_file() and self._convert_dcrnn_files():
-            return
+        raw = self.raw_data_dir
+        zip_path = raw / self.zip_name
+        if is_present(zip_path):
+            return self._derive([zip_path], self._extract)
+        dcrnn = [raw / name for name in self.dcrnn_names or ()]
+        if dcrnn and all(is_present(path) for path in dcrnn):
+            return self._derive(dcrnn, self._convert)
+        self.adj_path, self.values_path = raw / self.adj_name, raw / self.values_name
+        if is_present(self.adj_path) and is_present(self.values_path):
+            return None
         try:
             fetch(zip_path, self.url, self.download, sha256=self.sha256)
         except FileNotFoundError as error:
             missing = [p.name for p in (self.adj_path, self.values_path) if not p.is_file()]
-            dcrnn = f" or DCRNN's {list(self.dcrnn_names)}" if self.dcrnn_names else ""
+            also = f" or DCRNN's {list(self.dcrnn_names)}" if self.dcrnn_names else ""
             raise FileNotFoundError(
-                f"{error} Alternatively place the extracted {missing}{dcrnn} in "
-                f"{str(self.raw_data_dir)!r}.") from None
-        extract_members(zip_path, [self.adj_name, self.values_name], self.raw_data_dir)
+                f"{error} Alternatively place the extracted {missing}{also} in "
+                f"{str(raw)!r}.") from None
+        return self._derive([zip_path], self._extract)
 
-    def _convert_dcrnn_files(self) -> bool:
-        if self.dcrnn_names is None:
-            return False
-        adj_pkl, speed_h5 = (self.raw_data_dir / name for name in self.dcrnn_names)
-        if not (adj_pkl.is_file() and speed_h5.is_file()):
-            return False
-        log.info("Converting DCRNN's %s and %s to %s and %s", adj_pkl, speed_h5,
-                 self.adj_name, self.values_name)
-        sensor_ids, _, adj = load_adjacency_pickle(adj_pkl, num_nodes=self.num_nodes)
-        values = speed_values(*read_speed_table(speed_h5, sensor_ids, adj_pkl))
-        atomic_save_npy(self.adj_path, adj)
-        atomic_save_npy(self.values_path, values)
-        return True
+    def _derive(self, sources: List[Path], make: Callable[[List[Path], Path, Path], None]
+                ) -> None:
+        r"""Point :attr:`adj_path`/:attr:`values_path` at the arrays derived
+        from :obj:`sources`, making them first unless they are fresh."""
+        adj = derived_path(self.raw_data_dir, self.name, self.adj_name)
+        values = derived_path(self.raw_data_dir, self.name, self.values_name)
+        if not (is_fresh(adj, sources) and is_fresh(values, sources)):
+            prints = fingerprints(sources)
+            make(sources, adj, values)
+            for derived in (adj, values):
+                record_sources(derived, prints)
+        self.adj_path, self.values_path = adj, values
+
+    def _extract(self, sources: List[Path], adj: Path, values: Path) -> None:
+        log.info("Extracting %s and %s from %s to %s", self.adj_name, self.values_name,
+                 sources[0], adj.parent)
+        extract_members(sources[0], [self.adj_name, self.values_name], adj.parent)
+
+    def _convert(self, sources: List[Path], adj: Path, values: Path) -> None:
+        adj_pkl, speed_h5 = sources
+        log.info("Converting DCRNN's %s and %s to %s and %s", adj_pkl, speed_h5, adj, values)
+        sensor_ids, _, matrix = load_adjacency_pickle(adj_pkl, num_nodes=self.num_nodes)
+        atomic_save_npy(adj, matrix)
+        atomic_save_npy(values, speed_values(*read_speed_table(speed_h5, sensor_ids, adj_pkl)))
 
     def read_adjacency(self) -> np.ndarray:
-        r"""The ``(N, N)`` float32 adjacency from ``<adj>.npy``."""
+        r"""The ``(N, N)`` float32 adjacency from ``<adj>.npy`` (finite,
+        non-negative weights)."""
         adj = self._load_npy(self.adj_path, mmap=False)
         n = self.num_nodes or (adj.shape[0] if adj.ndim == 2 else -1)
         check_array(adj, str(self.adj_path), (n, n), kind="fiub")
+        check_edge_weights(adj, str(self.adj_path))
         return adj.astype(np.float32, copy=False)
 
     def read_data(self, mmap: bool = False) -> np.ndarray:
@@ -325,30 +351,25 @@ class NpyZipTrafficLoader(TrafficDatasetLoader):
         return values
 
     def _float32_copy(self, values: np.ndarray) -> np.ndarray:
-        path = self.values_path.with_name(self.values_path.stem + ".float32.npy")
-        if not (path.is_file() and path.stat().st_mtime >= self.values_path.stat().st_mtime):
+        path = derived_path(self.values_path.parent, self.name,
+                            self.values_path.stem + ".float32.npy")
+        if not is_fresh(path, [self.values_path]):
             log.info("Writing a float32 copy of %s to %s for memory mapping",
                      self.values_path, path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".npy", dir=path.parent)
-            os.close(fd)
-            try:
-                out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32,
-                                                shape=values.shape)
-                step = max(1, (64 << 20) // max(1, values[0].nbytes))
+            prints = fingerprints([self.values_path])
+            step = max(1, (64 << 20) // max(1, values[0].nbytes))
+            with atomic_write(path, "wb") as handle:
+                header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                          "fortran_order": False, "shape": tuple(values.shape)}
+                np.lib.format.write_array_header_1_0(handle, header)
                 for a in range(0, values.shape[0], step):
-                    out[a:a + step] = values[a:a + step]
-                out.flush()
-                del out
-                os.replace(tmp, path)
-            except BaseException:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
-                raise
-        return np.load(path, mmap_mode="r")
+                    handle.write(np.ascontiguousarray(values[a:a + step], np.float32).tobytes())
+            record_sources(path, prints)
+        return np.load(path, mmap_mode="r", allow_pickle=False)
 
     @staticmethod
     def _load_npy(path: Path, mmap: bool) -> np.ndarray:
-        if not path.is_file():
+        if not is_present(path):
             raise missing_file_error(path, None)
         try:
             return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -359,8 +380,9 @@ class NpyZipTrafficLoader(TrafficDatasetLoader):
 
 class HDF5TrafficLoader(TrafficDatasetLoader):
     r"""Traffic data as DCRNN's adjacency pickle plus a pandas HDF5 speed
-    table (key ``df``, DatetimeIndex x sensors). Needs ``pandas`` and
-    ``tables`` (the ``[hdf5]`` extra).
+    table (key ``df``, DatetimeIndex x sensors). Needs ``tables`` (the
+    ``[hdf5]`` extra); the table is read without unpickling anything (see
+    :func:`~torch_geometric_temporal.dataset._hdf5.open_speed_table`).
 
     The speed columns are matched to the pickle's sensor ids (reordered when
     they are the same ids in another order). The time of day is the fraction
@@ -415,8 +437,11 @@ class HDF5TrafficLoader(TrafficDatasetLoader):
 
     @property
     def cache_path(self) -> Path:
-        r"""``.npy`` copy of the ``(T, N, 2)`` series written for :obj:`mmap`."""
-        return self.speed_path.with_name(self.speed_path.stem + "_node_values.npy")
+        r"""``.npy`` copy of the ``(T, N, 2)`` series written for :obj:`mmap`:
+        next to the speed table when its folder is writable, else in the
+        cache folder (see :func:`~torch_geometric_temporal.dataset._files.derived_path`)."""
+        return derived_path(self.speed_path.parent, self.name,
+                            self.speed_path.stem + "_node_values.npy")
 
     def read_speeds(self) -> Tuple[np.ndarray, np.ndarray]:
         r"""``(speeds (T, N) float32, time_of_day (T,) float64)`` in the
@@ -426,25 +451,22 @@ class HDF5TrafficLoader(TrafficDatasetLoader):
     def read_data(self, mmap: bool = False) -> np.ndarray:
         r"""The ``(T, N, 2)`` float32 series (speed, time of day). With
         :obj:`mmap`, a ``.npy`` copy (:attr:`cache_path`) is written once
-        (atomically) and memory-mapped read-only; it is rewritten when the speed
-        table or the adjacency pickle (which fixes the sensor order) is newer, or
-        its sensor count differs from the pickle's."""
-        newest_source = max(self.speed_path.stat().st_mtime, self.adj_path.stat().st_mtime)
-        if mmap and self.cache_path.is_file() and \
-                self.cache_path.stat().st_mtime >= newest_source:
-            values = np.load(self.cache_path, mmap_mode="r")
-            if values.ndim == 3 and values.shape[1:] == (len(self.read_sensors()[0]),
-                                                        self.num_features):
-                check_array(values, str(self.cache_path), (None, None, self.num_features),
-                            kind="f")
-                return values
-            del values  # another sensor set: stale, rewrite it below
+        (atomically) and memory-mapped read-only; it is rewritten whenever the
+        content of the speed table or of the adjacency pickle (which fixes the
+        sensor order) differs from what it was made from (recorded in its
+        ``.source.json`` sidecar: size, times, SHA-256)."""
+        sources = [self.speed_path, self.adj_path]
+        cache = self.cache_path
+        if mmap and is_fresh(cache, sources):
+            values = np.load(cache, mmap_mode="r", allow_pickle=False)
+            return check_array(values, str(cache), (None, None, self.num_features), kind="f")
+        prints = fingerprints(sources) if mmap else None
         values = speed_values(*self.read_speeds())
         self._check_values(values, str(self.speed_path), values.shape[1],
                            sensor_ids=self.read_sensors()[0])
         if not mmap:
             return values
-        atomic_save_npy(self.cache_path, values)
+        atomic_save_npy(cache, values)
+        record_sources(cache, prints)
         del values
-        return np.load(self.cache_path, mmap_mode="r")
-
+        return np.load(cache, mmap_mode="r", allow_pickle=False)

@@ -1,7 +1,7 @@
 r"""Chickenpox Hungary: weekly county-level chickenpox cases, 2004-2014."""
 import json
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 import torch
@@ -32,6 +32,27 @@ def read_json_dataset(path: PathLike) -> dict:
     except json.JSONDecodeError as error:
         raise ValueError(f"{path} is not valid JSON ({error}); it is probably truncated. "
                          f"Delete it and download it again.") from error
+
+
+def json_array(dataset: dict, key: str, name: str, dtype: Any = None) -> np.ndarray:
+    r"""Entry :obj:`key` of a parsed dataset JSON as a numpy array.
+
+    Raises:
+        ValueError: naming the file and the key when the entry is missing,
+            ragged (rows of different lengths) or holds values that are not
+            numbers.
+    """
+    if key not in dataset:
+        raise ValueError(f"{name} has no {key!r} entry.")
+    try:
+        array = np.asarray(dataset[key])  # no dtype: "1" must not pass as 1.0
+    except (ValueError, TypeError) as error:
+        array, why = None, f" ({error})"
+    if array is None or array.dtype.kind not in "biuf":
+        why = why if array is None else f" (found {array.dtype} values)"
+        raise ValueError(f"{name}: entry {key!r} is not a rectangular array of numbers{why}; "
+                         f"every row must have the same length and hold numbers only.")
+    return array if dtype is None else array.astype(dtype)
 
 
 def check_edges(edges: np.ndarray, num_nodes: int, name: str) -> np.ndarray:
@@ -93,9 +114,9 @@ class ChickenpoxDatasetLoader(WindowedDatasetLoader):
             if key not in self._dataset:
                 raise ValueError(f"{name} has no {key!r} entry; expected the Chickenpox JSON "
                                  f"layout {{'edges', 'node_ids', 'FX'}}.")
-        fx = np.asarray(self._dataset["FX"], dtype=np.float64)
+        fx = json_array(self._dataset, "FX", name, np.float64)
         check_array(fx, f"{name} 'FX'", (None, None), kind="f")
-        check_edges(np.asarray(self._dataset["edges"]), fx.shape[1], name)
+        check_edges(json_array(self._dataset, "edges", name), fx.shape[1], name)
 
     def _get_edges(self) -> None:
         self._edges = np.array(self._dataset["edges"]).T

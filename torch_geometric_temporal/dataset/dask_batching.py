@@ -23,6 +23,7 @@ baseline, to materialize every sliding window as a persisted Dask array
 
 Dask and pandas are imported inside the functions.
 """
+import functools
 import logging
 import os
 from typing import Any, List, Optional, Sequence, Tuple, Union
@@ -30,6 +31,8 @@ from typing import Any, List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
+from torch_geometric_temporal._optional import require
+from torch_geometric_temporal.dataset._hdf5 import open_speed_table, read_speed_rows
 from torch_geometric_temporal.dataset.index_batching import WindowBatchDataset
 
 log = logging.getLogger(__name__)
@@ -52,11 +55,7 @@ __all__ = [
 
 
 def _dask_array():
-    try:
-        import dask.array as da
-    except ImportError as error:  # pragma: no cover - extra not installed
-        raise ImportError("Dask batching needs dask: pip install 'torch-geometric-temporal[dask]'.") from error
-    return da
+    return require("dask.array", "dask", "Dask batching")
 
 
 def _chunk_rows(row_bytes: int, chunk_rows: Optional[int]) -> int:
@@ -94,7 +93,7 @@ def _npy_layout(path: str) -> Tuple[Tuple[int, ...], np.dtype, bool, int]:
         return tuple(shape), dtype, fortran, f.tell()
 
 
-def _read_npy_rows(path: str, a: int, b: int, dtype: Optional[str]) -> np.ndarray:
+def _read_npy_rows(path: str, a: int, b: int, dtype: Optional[str] = None) -> np.ndarray:
     # Read the bytes of rows [a, b) into a fresh array (no memory map: the
     # pages of the file are not mapped into the process, so RSS grows by
     # this chunk only).
@@ -138,30 +137,13 @@ def npy_to_dask(path: Union[str, os.PathLike], chunk_rows: Optional[int] = None,
         raise ValueError(f"{path} holds a scalar; expected a (T, N, F) array.")
     out_dtype = np.dtype(dtype) if dtype is not None else file_dtype
     row_bytes = int(np.prod(shape[1:], dtype=np.int64)) * out_dtype.itemsize
-    name = "npy-" + _token(path, os.path.getmtime(path), out_dtype.str)
-
-    def reader(a, b):
-        return _read_npy_rows(path, a, b, out_dtype.str)
-
+    stat = os.stat(path)
+    name = "npy-" + _token(path, stat.st_mtime_ns, stat.st_size, stat.st_ino, out_dtype.str)
+    # a partial of a module-level function: the graph pickles (DataLoader
+    # workers, Dask workers), unlike a closure
+    reader = functools.partial(_read_npy_rows, path, dtype=out_dtype.str)
     return _from_row_reader(reader, shape[0], tuple(shape[1:]), out_dtype,
                             _chunk_rows(row_bytes, chunk_rows), name)
-
-
-def _read_hdf_rows(path: str, key: str, a: int, b: int, order: Optional[List[int]],
-                   time_of_day: bool) -> np.ndarray:
-    import pandas as pd
-
-    df = pd.read_hdf(path, key, start=a, stop=b)
-    if order is not None:
-        df = df.iloc[:, order]
-    speeds = df.to_numpy(dtype=np.float32)
-    if not time_of_day:
-        return speeds[:, :, None]
-    out = np.empty(speeds.shape + (2,), dtype=np.float32)
-    out[..., 0] = speeds
-    stamps = df.index.values
-    out[..., 1] = ((stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "D"))[:, None]
-    return out
 
 
 def hdf_to_dask(path: Union[str, os.PathLike], key: str = "df", columns: Optional[Sequence[Any]] = None,
@@ -169,8 +151,9 @@ def hdf_to_dask(path: Union[str, os.PathLike], key: str = "df", columns: Optiona
     r"""A pandas HDF5 speed table (time x sensors, DCRNN layout) as a
     ``(T, N, 2)`` float32 Dask array: feature 0 the speed, 1 the time of day
     (fraction of the day of the ``DatetimeIndex``, as the HDF5 loaders and
-    DCRNN compute it). Chunks are read with ``pandas.read_hdf(start, stop)``
-    (fixed and table formats).
+    DCRNN compute it). Chunks read their rows only, with the package's
+    HDF5 reader (fixed and table formats; numeric blocks only, nothing is
+    unpickled: see :func:`~torch_geometric_temporal.dataset._hdf5.open_speed_table`).
 
     Args:
         path (str): the ``.h5`` file.
@@ -181,42 +164,27 @@ def hdf_to_dask(path: Union[str, os.PathLike], key: str = "df", columns: Optiona
             ``False`` gives ``(T, N, 1)``.
         chunk_rows (int, optional): time steps per chunk.
     """
-    try:
-        import pandas as pd
-    except ImportError as error:  # pragma: no cover - extra not installed
-        raise ImportError("Reading .h5 files needs pandas and tables: "
-                          "pip install 'torch-geometric-temporal[hdf5]'.") from error
+    from torch_geometric_temporal.dataset._traffic import column_order
+
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{path!r} does not exist; pass the pandas HDF5 speed file.")
-    with pd.HDFStore(path, mode="r") as store:
-        if f"/{key.lstrip('/')}" not in store.keys():
-            raise ValueError(f"{path} has no table under key {key!r} (keys: {store.keys()}); "
-                             f"pass key=... of the speed table.")
-        storer = store.get_storer(key)
-        T = getattr(storer, "nrows", None) or int(storer.shape[0])
-    head = pd.read_hdf(path, key, start=0, stop=1)
-    if not isinstance(head.index, pd.DatetimeIndex) and time_of_day:
-        raise ValueError(f"{path}: the time of day needs a DatetimeIndex, got "
-                         f"{type(head.index).__name__}; pass time_of_day=False.")
-    file_columns = [str(c) for c in head.columns]
+    table = open_speed_table(path, key)
+    if table.unit is None and time_of_day:
+        raise ValueError(f"{path}: the time of day needs a DatetimeIndex, the index holds "
+                         f"integers; pass time_of_day=False.")
     order = None
     if columns is not None:
         columns = [str(c) for c in columns]
-        missing = sorted(set(columns) - set(file_columns))
-        if missing or len(columns) != len(file_columns):
+        missing = sorted(set(columns) - set(table.columns))
+        if missing or len(columns) != len(table.columns):
             raise ValueError(f"{path}: sensor columns do not match the given ids (missing "
                              f"{missing[:5]}...); the files do not belong together.")
-        if columns != file_columns:
-            position = {c: i for i, c in enumerate(file_columns)}
-            order = [position[c] for c in columns]
-    N, F = len(file_columns), 2 if time_of_day else 1
-    name = "hdf-" + _token(path, os.path.getmtime(path), key, order, time_of_day)
-
-    def reader(a, b):
-        return _read_hdf_rows(path, key, a, b, order, time_of_day)
-
-    return _from_row_reader(reader, int(T), (N, F), np.float32, _chunk_rows(N * F * 4, chunk_rows), name)
+        order = column_order(table.columns, columns)
+    N, F = len(table.columns), 2 if time_of_day else 1
+    stat = os.stat(path)
+    name = "hdf-" + _token(path, stat.st_mtime_ns, stat.st_size, stat.st_ino, key, order, time_of_day)
+    reader = functools.partial(read_speed_rows, path, key, order=order, with_time_of_day=time_of_day)
+    return _from_row_reader(reader, table.num_rows, (N, F), np.float32, _chunk_rows(N * F * 4, chunk_rows),
+                            name)
 
 
 def zarr_to_dask(path: Union[str, os.PathLike], component: Optional[str] = None) -> Any:

@@ -13,11 +13,14 @@ class METRLADatasetLoader(NpyZipTrafficLoader):
 
     Files (upstream layout): ``METR-LA.zip`` holding ``adj_mat.npy``
     ``(207, 207)`` and ``node_values.npy`` ``(34272, 207, 2)`` (feature 0 the
-    speed, 1 the time of day). Extracted arrays in :obj:`raw_data_dir` are
-    used directly; the zip is downloaded from :data:`URL` only when neither
-    is present and downloads are allowed. DCRNN's ``adj_mx.pkl`` +
-    ``metr-la.h5`` in :obj:`raw_data_dir` are converted to the two arrays
-    instead (restricted unpickler, time of day from the index).
+    speed, 1 the time of day). The zip in :obj:`raw_data_dir` is extracted
+    (next to it, or into ``$XDG_CACHE_HOME/torch_geometric_temporal/derived``
+    when the folder is read-only) and extracted again whenever its content
+    changes; without the zip, DCRNN's ``adj_mx.pkl`` + ``metr-la.h5`` are
+    converted to the two arrays (restricted unpickler, HDF5 read without
+    unpickling, time of day from the index); without either, the two arrays
+    themselves are used; the zip is downloaded from :data:`URL` only when
+    none is present and downloads are allowed.
     :func:`torch_geometric_temporal.dataset.synthetic.los_loop_to_metr_la`
     writes these files from the 7-day ``los_speed.csv`` and the real graph.
 

@@ -16,7 +16,8 @@ class PemsBayDatasetLoader(NpyZipTrafficLoader):
     Files (upstream layout): ``PEMS-BAY.zip`` holding ``pems_adj_mat.npy``
     ``(325, 325)`` and ``pems_node_values.npy`` ``(52116, 325, 2)`` (speed,
     time of day); DCRNN's ``adj_mx_bay.pkl`` + ``pems-bay.h5`` are converted
-    when present instead. As upstream, :meth:`get_dataset` targets hold both
+    when the zip is not present (see :class:`METRLADatasetLoader` for the
+    order and where derived arrays are written). As upstream, :meth:`get_dataset` targets hold both
     features: ``y`` of shape ``(N, 2, T_out)``; index/base loaders target the
     speed (``target_features=(0,)``) unless told otherwise.
 

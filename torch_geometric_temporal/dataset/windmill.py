@@ -7,6 +7,7 @@ import torch
 from torch_geometric_temporal.dataset._files import (
     PathLike,
     check_array,
+    check_edge_weights,
     fetch,
     resolve_data_dir,
 )
@@ -19,7 +20,11 @@ from torch_geometric_temporal.dataset._windows import (
     split_starts,
     train_span,
 )
-from torch_geometric_temporal.dataset.chickenpox import check_edges, read_json_dataset
+from torch_geometric_temporal.dataset.chickenpox import (
+    check_edges,
+    json_array,
+    read_json_dataset,
+)
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
 FILENAME = "windmill_output.json"
@@ -69,11 +74,12 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
             if key not in self._dataset:
                 raise ValueError(f"{name} has no {key!r} entry; expected the Windmill JSON "
                                  f"layout {{'edges', 'weights', 'block'}}.")
-        block = np.asarray(self._dataset["block"], dtype=np.float64)
+        block = json_array(self._dataset, "block", name, np.float64)
         check_array(block, f"{name} 'block'", (None, None), kind="f")
-        edges = check_edges(np.asarray(self._dataset["edges"]), block.shape[1], name)
-        check_array(np.asarray(self._dataset["weights"], dtype=np.float64),
-                    f"{name} 'weights'", (edges.shape[0],), kind="f")
+        edges = check_edges(json_array(self._dataset, "edges", name), block.shape[1], name)
+        weights = json_array(self._dataset, "weights", name, np.float64)
+        check_array(weights, f"{name} 'weights'", (edges.shape[0],), kind="f")
+        check_edge_weights(weights, f"{name} 'weights'")
 
     # -- data --------------------------------------------------------------
     def read_data(self, mmap: bool = False) -> np.ndarray:
