@@ -24,7 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q tests
 
 run: $(STAMP)
-	$(PY) scalability_testing/chicken_pox_main.py --mode index --out-dir runs/chickenpox
+	$(PY) scalability_testing/chicken_pox_main.py --mode index --out-dir runs/chickenpox --overwrite
 
 clean:
 	rm -rf $(VENV) runs *.egg-info
