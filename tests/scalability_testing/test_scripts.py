@@ -332,3 +332,39 @@ def test_ddp_out_dir_errors_match_single_process(metr_la_dir, tmp_path):
         ddp.main(common + ["--out-dir", str(out)])
     with pytest.raises(CheckpointError, match="ranks: 1 -> 2"):
         ddp.main(common + ["--out-dir", str(out), "-np", "2", "--resume", "--batch-size", "16"])
+
+
+@pytest.mark.distributed
+def test_ddp_overwrite_removes_only_after_every_rank_started(metr_la_dir, tmp_path):
+    pytest.importorskip("distributed")
+    from torch_geometric_temporal.distributed import DDPRunError, close_cluster, start_cluster
+    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+
+    ddp = load_script("pems_ddp")
+    out = tmp_path / "out"
+
+    def run(client, data_dir, *extra):
+        spec, args = ddp.parse_args(["--dataset", "metr-la", "--data-dir", str(data_dir), "--out-dir", str(out),
+                                     "-np", "2", "-e", "1", "-bs", "16", "--max-batches", "2", "--hidden", "4",
+                                     "-K", "1", "-q", "--timeout", "120", "--collective-timeout", "30", *extra])
+        return run_ddp_experiment(spec, args, client=client)
+
+    cluster, client = start_cluster(2, timeout=60)
+    try:
+        run(client, metr_la_dir)
+        (out / "learning_curves.png").write_bytes(b"old plot")
+        (out / "notes.txt").write_text("mine")
+        with open(out / "system_stats.csv", "a") as f:
+            f.write("1999-01-01 00:00:00,1,1,1,,\n")
+        before = files(out)
+        with pytest.raises(DDPRunError):  # every rank fails to load its data: nothing deleted, nothing written
+            run(client, tmp_path / "no_such_dir", "--overwrite")
+        assert files(out) == before
+        result = run(client, metr_la_dir, "--overwrite")
+    finally:
+        close_cluster(cluster, client)
+    assert not (out / "learning_curves.png").exists() and (out / "notes.txt").read_text() == "mine"
+    assert "1999" not in (out / "system_stats.csv").read_text()
+    assert len(read_csv(out / "system_stats.csv")) >= 1 and result["epochs"] == 1
+    assert sorted(os.listdir(out)) == ["checkpoint.pt", "notes.txt", "per_epoch_stats.csv", "ranks.csv",
+                                       "stats.csv", "system_stats.csv", "test_metrics.csv"]
