@@ -1,0 +1,161 @@
+r"""One training or evaluation step on one ``(X, y)`` batch: the forward
+pass with the arguments the model accepts, the de-standardized target
+channel, the masked loss and the optimizer update. :class:`Trainer` runs
+these over its loaders."""
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import torch
+from torch import Tensor
+
+from torch_geometric_temporal.train.metrics import StandardScaler, masked_mae_loss
+
+__all__ = ["StepResult", "train_step", "predict_batch", "forward_model", "unwrap_model"]
+
+
+def unwrap_model(model: torch.nn.Module) -> torch.nn.Module:
+    r"""The module inside a :class:`~torch.nn.parallel.DistributedDataParallel`
+    or :class:`~torch.nn.DataParallel` wrapper (the model itself otherwise)."""
+    while isinstance(model, (torch.nn.parallel.DistributedDataParallel, torch.nn.DataParallel)):
+        model = model.module
+    return model
+
+
+def _accepts_targets(model: torch.nn.Module) -> bool:
+    try:
+        params = inspect.signature(unwrap_model(model).forward).parameters
+    except (TypeError, ValueError):  # pragma: no cover
+        return False
+    return "targets" in params
+
+
+def _select_channel(t: Tensor, channel: int) -> Tensor:
+    r"""``(B, T, N, F) -> (B, T, N)`` picking ``channel`` (``0`` when F == 1);
+    3-D tensors are returned as they are."""
+    if t.dim() == 3:
+        return t
+    if t.dim() != 4:
+        raise ValueError(
+            f"Expected a (batch, time, nodes, features) tensor, got shape {tuple(t.shape)}."
+        )
+    if t.size(-1) == 1:
+        return t[..., 0]
+    if channel >= t.size(-1):
+        raise ValueError(
+            f"Target channel {channel} is out of range for {t.size(-1)} features; "
+            f"pass target_channel < {t.size(-1)}."
+        )
+    return t[..., channel]
+
+
+def _to_device(batch, device: Optional[torch.device]):
+    if not isinstance(batch, (list, tuple)) or len(batch) < 2:
+        raise ValueError(
+            "A batch must be an (X, y) pair of tensors shaped (batch, time, nodes, features); "
+            f"got {type(batch).__name__}."
+        )
+    x, y = batch[0], batch[1]
+    if device is not None:
+        x = x.to(device, non_blocking=True)
+        y = y.to(device, non_blocking=True)
+    return x.float(), y.float()
+
+
+def forward_model(model: torch.nn.Module, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                  targets: Optional[Tensor] = None, batches_seen: int = 0) -> Tensor:
+    r"""Call the model with the arguments its ``forward`` accepts.
+
+    Encoder-decoder models whose ``forward`` takes ``targets`` (e.g.
+    :class:`DCRNNSeq2Seq`, for curriculum learning) get
+    ``targets`` and ``batches_seen``; per-step models get
+    ``(x, edge_index, edge_weight)``.
+    """
+    if _accepts_targets(model):
+        return model(x, edge_index, edge_weight, targets=targets, batches_seen=batches_seen)
+    return model(x, edge_index, edge_weight)
+
+
+@dataclass
+class StepResult:
+    r"""What :func:`train_step` and :func:`predict_batch` return.
+
+    Attributes:
+        loss (float): the loss value of the batch (before the update).
+        pred (Tensor): de-standardized predictions of the target channel,
+            ``(B, T, N)``, detached.
+        true (Tensor): de-standardized targets, ``(B, T, N)``.
+    """
+
+    loss: float
+    pred: Tensor
+    true: Tensor
+
+
+def _pred_and_true(model, batch, edge_index, edge_weight, scaler, target_channel, device, batches_seen, train):
+    x, y = _to_device(batch, device)
+    y_std = _select_channel(y, target_channel)
+    targets = y_std.unsqueeze(-1) if train else None
+    out = forward_model(model, x, edge_index, edge_weight, targets=targets, batches_seen=batches_seen)
+    pred_std = _select_channel(out, target_channel)
+    if pred_std.shape != y_std.shape:
+        raise ValueError(
+            f"Model output {tuple(out.shape)} does not line up with targets {tuple(y.shape)}: "
+            "the horizon and node count must match (check num_timesteps_out / window length)."
+        )
+    scaler = scaler or StandardScaler()
+    return scaler.inverse_transform(pred_std), scaler.inverse_transform(y_std)
+
+
+def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, *, edge_index: Tensor,
+               edge_weight: Optional[Tensor] = None, scaler: Optional[StandardScaler] = None,
+               loss_fn: Optional[Callable[[Tensor, Tensor], Tensor]] = None, target_channel: int = 0,
+               null_value: Optional[float] = 0.0, grad_clip: Optional[float] = None,
+               batches_seen: int = 0, device: Optional[torch.device] = None) -> StepResult:
+    r"""One optimization step on one ``(X, y)`` batch.
+
+    The loss is computed on the de-standardized target channel (as DCRNN and
+    PGT-I do): ``loss_fn(pred, true)``, by default the masked MAE with
+    ``null_value``. Works unchanged for a DDP-wrapped model (gradients are
+    averaged by DDP during ``backward``).
+
+    Args:
+        model (torch.nn.Module): the model, possibly DDP-wrapped.
+        batch: ``(X, y)``, both ``(B, T, N, F)`` standardized.
+        optimizer (torch.optim.Optimizer): optimizer over ``model``'s parameters.
+        edge_index (Tensor): graph connectivity ``(2, E)``.
+        edge_weight (Tensor, optional): edge weights ``(E,)``.
+        scaler (StandardScaler, optional): de-standardizes the target channel.
+        loss_fn (callable, optional): ``(pred, true) -> scalar``.
+        target_channel (int): target feature column of ``y``. (default: ``0``)
+        null_value (float, optional): masked target value for the default
+            loss; ``None`` masks nothing. (default: ``0.0``)
+        grad_clip (float, optional): clip the global gradient norm to this.
+        batches_seen (int): batches trained so far (curriculum learning).
+        device (torch.device, optional): move the batch there first.
+    """
+    model.train()
+    pred, true = _pred_and_true(model, batch, edge_index, edge_weight, scaler, target_channel, device,
+                                batches_seen, train=True)
+    if loss_fn is None:
+        loss = masked_mae_loss(pred, true, null_value)
+    else:
+        loss = loss_fn(pred, true)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None and grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    optimizer.step()
+    return StepResult(float(loss.detach()), pred.detach(), true.detach())
+
+
+@torch.no_grad()
+def predict_batch(model: torch.nn.Module, batch, *, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
+                  scaler: Optional[StandardScaler] = None, target_channel: int = 0,
+                  null_value: Optional[float] = 0.0, device: Optional[torch.device] = None) -> StepResult:
+    r"""Evaluation forward pass (no teacher forcing, no gradient); arguments
+    as in :func:`train_step`."""
+    model.eval()
+    pred, true = _pred_and_true(model, batch, edge_index, edge_weight, scaler, target_channel, device, 0,
+                                train=False)
+    return StepResult(float(masked_mae_loss(pred, true, null_value)), pred, true)
