@@ -135,3 +135,16 @@ def test_read_dask_array_from_loaders_matches_read_data(tmp_path):
     loader = PemsAllLADatasetLoader(raw_data_dir=tmp_path / "la", download=False)
     arr = db.read_dask_array(loader, chunk_rows=16)
     np.testing.assert_array_equal(arr.compute(), loader.read_data())
+
+
+def test_file_backed_arrays_pickle(npy_file, h5_file, series):
+    # DataLoader worker processes and Dask workers receive the graph by pickle:
+    # the chunk readers must be module-level functions, not closures
+    import pickle
+
+    for arr in (db.npy_to_dask(npy_file, chunk_rows=32), db.hdf_to_dask(h5_file, chunk_rows=32)):
+        again = pickle.loads(pickle.dumps(arr))
+        np.testing.assert_array_equal(again[40:90].compute(scheduler="synchronous"),
+                                      arr[40:90].compute(scheduler="synchronous"))
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(db.npy_to_dask(npy_file))).compute(),
+                                  series)

@@ -68,7 +68,7 @@ def _chunk_rows(row_bytes: int, chunk_rows: Optional[int]) -> int:
 
 def _from_row_reader(reader, T: int, row_shape: Tuple[int, ...], dtype, chunk_rows: int, name: str):
     r"""A dask array of ``T`` rows; chunk ``[a, b)`` is ``reader(a, b)``."""
-    import dask
+    dask = require("dask", "dask", "Dask batching")
 
     da = _dask_array()
     blocks = []
@@ -192,7 +192,7 @@ def zarr_to_dask(path: Union[str, os.PathLike], component: Optional[str] = None)
     ``zarr`` package, which is not a dependency)."""
     try:
         import zarr  # noqa: F401
-    except ImportError as error:
+    except ImportError as error:  # in no extra: name the package itself
         raise ImportError("Reading .zarr stores needs the zarr package: pip install zarr.") from error
     return _dask_array().from_zarr(os.fspath(path), component=component)
 
@@ -276,7 +276,7 @@ def dask_fit_statistics(data: Any, train_starts: np.ndarray, num_timesteps_in: i
         ``(mean, std)`` float32 CPU tensors of shape ``(F,)``; a zero std is
         replaced by 1.
     """
-    import dask
+    dask = require("dask", "dask", "Dask batching")
 
     data = read_dask_array(data)
     if data.ndim != 3:
@@ -410,7 +410,7 @@ class DaskIndexDataset(WindowBatchDataset):
         r"""Rows the windows at ``starts`` need, with one compute: returns
         ``(rows, local_starts)`` with ``rows[local_starts[i]:][:window]`` the
         window of ``starts[i]``."""
-        import dask
+        dask = require("dask", "dask", "Dask batching")
 
         order = np.unique(starts)
         ranges = window_ranges(order, self.window)
@@ -458,7 +458,7 @@ def dask_materialize_windows(data: Any, starts: np.ndarray, num_timesteps_in: in
         windows_per_chunk (int, optional): windows per output chunk (default:
             about 16 MiB of ``X`` per chunk).
     """
-    import dask
+    dask = require("dask", "dask", "Dask batching")
 
     da = _dask_array()
     data = read_dask_array(data)
@@ -512,7 +512,7 @@ class DaskWindowDataset(WindowBatchDataset):
         if self.client is not None:
             x, y = self.client.compute([x, y], sync=True)
         else:
-            import dask
+            dask = require("dask", "dask", "Dask batching")
 
             x, y = dask.compute(x, y)
         return torch.from_numpy(np.ascontiguousarray(x[inverse])), torch.from_numpy(np.ascontiguousarray(y[inverse]))

@@ -30,6 +30,7 @@ from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._files import PathLike, load_adjacency_pickle
 
 AdjLike = Optional[Union[np.ndarray, PathLike]]
@@ -308,7 +309,7 @@ def write_speed_h5(path: PathLike, speeds: np.ndarray, sensor_ids: Sequence[str]
     r"""Write speeds ``(T, N)`` as a pandas HDF5 table under key ``df``
     (DatetimeIndex x sensor columns), DCRNN's ``metr-la.h5`` layout.
     Needs pandas and tables."""
-    import pandas as pd
+    pd = require("pandas", "hdf5", "Writing .h5 speed files")
 
     path = Path(path)
     index = pd.DatetimeIndex(timestamps(len(speeds), start, freq_minutes))
