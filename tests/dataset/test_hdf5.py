@@ -153,3 +153,16 @@ def test_pandas_elsewhere_keeps_its_pickles(tmp_path):
     open_speed_table(path).read()
     assert pd.read_hdf(path, "df").index.freq == "5min"
     assert tables.attributeset.pickle.loads(pickle.dumps({1})) == {1}
+
+
+def test_damaged_compressed_chunk_is_one_clear_error(tmp_path):
+    path = tmp_path / "speed.h5"
+    frame = pd.DataFrame(np.random.default_rng(0).random((4000, 20)),
+                         index=synthetic.timestamps(4000))
+    frame.to_hdf(path, key="df", mode="w", complevel=5, complib="zlib")
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 2000] = bytes(b ^ 0x5A for b in data[middle:middle + 2000])
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match=r"speed\.h5 could not be read .*corrupt"):
+        open_speed_table(path).read()

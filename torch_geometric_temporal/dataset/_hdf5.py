@@ -23,7 +23,6 @@ row range ``[start, stop)`` in any column order, so Dask chunk tasks read only
 their rows.
 """
 import contextlib
-import logging
 import os
 import pickle
 import threading
@@ -35,7 +34,6 @@ import numpy as np
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._files import PathLike, restricted_loads
 
-log = logging.getLogger(__name__)
 
 __all__ = ["SpeedTable", "open_speed_table", "read_speed_rows", "safe_tables",
            "time_of_day"]
@@ -99,6 +97,9 @@ def safe_tables(path: PathLike) -> Iterator[Any]:
                              f"file. Delete it and download (or write) it again.") from None
         try:
             yield handle
+        except tables.HDF5ExtError as error:  # a damaged chunk inside a well-formed file
+            raise ValueError(f"{path} could not be read ({str(error).splitlines()[0]}): it "
+                             f"is corrupt. Delete it and download (or write) it again.") from None
         finally:
             handle.close()
     finally:
@@ -207,8 +208,7 @@ class SpeedTable:
                 for field, positions, _ in self.blocks:
                     out[:, positions] = table.read(start, stop, field=field).reshape(n, -1)
             else:
-                where = f"/{self.key}"
-                index = handle.get_node(f"{where}/axis1")[start:stop]
+                index = handle.get_node(f"/{self.key.strip('/')}/axis1")[start:stop]
                 for node_path, positions, transposed in self.blocks:
                     node = handle.get_node(node_path)
                     block = node[start:stop] if transposed else node[:, start:stop].T
