@@ -34,7 +34,6 @@ import numpy as np
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._files import PathLike, restricted_loads
 
-
 __all__ = ["SpeedTable", "open_speed_table", "read_speed_rows", "safe_tables",
            "time_of_day"]
 
