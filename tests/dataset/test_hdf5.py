@@ -139,8 +139,10 @@ def test_empty_or_truncated_file_is_one_clear_error(tmp_path, size):
 
 def test_directory_instead_of_file(tmp_path):
     (tmp_path / "speed.h5").mkdir()
-    with pytest.raises(ValueError, match=r"speed\.h5 is a directory"):
+    with pytest.raises(IsADirectoryError, match=r"speed\.h5 is a directory"):
         open_speed_table(tmp_path / "speed.h5")
+    with pytest.raises(FileNotFoundError, match=r"other\.h5"):
+        open_speed_table(tmp_path / "other.h5")
 
 
 def test_pandas_elsewhere_keeps_its_pickles(tmp_path):

@@ -32,7 +32,7 @@ from typing import Any, Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 
 from torch_geometric_temporal._optional import require
-from torch_geometric_temporal.dataset._files import PathLike, restricted_loads
+from torch_geometric_temporal.dataset._files import PathLike, is_present, restricted_loads
 
 __all__ = ["SpeedTable", "open_speed_table", "read_speed_rows", "safe_tables",
            "time_of_day"]
@@ -75,15 +75,13 @@ def safe_tables(path: PathLike) -> Iterator[Any]:
     restricted unpickler (a disallowed one stays raw bytes).
 
     Raises:
-        ValueError: :obj:`path` is a directory, empty, truncated or not HDF5.
+        ValueError: :obj:`path` is empty, truncated, corrupt or not HDF5.
+        IsADirectoryError: :obj:`path` is a directory.
         FileNotFoundError: :obj:`path` does not exist.
     """
     tables = _tables()
     path = os.fspath(path)
-    if os.path.isdir(path):
-        raise ValueError(f"{path} is a directory, expected an HDF5 speed file; remove or "
-                         f"rename the folder and place the .h5 file there.")
-    if not os.path.exists(path):
+    if not is_present(path):
         raise FileNotFoundError(f"{path!r} does not exist; pass the pandas HDF5 speed file.")
     size = os.path.getsize(path)
     _guard.depth = getattr(_guard, "depth", 0) + 1
