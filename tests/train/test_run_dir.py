@@ -51,6 +51,9 @@ def test_previous_outputs_need_resume_or_overwrite(tmp_path):
     assert not (tmp_path / LOCK_NAME).exists()  # a refused claim releases the lock
     with pytest.raises(FileNotFoundError, match="drop --resume"):
         RunDirectory(str(tmp_path), resume=True).acquire()
+    with pytest.raises(FileNotFoundError, match="drop --resume"):
+        RunDirectory(str(tmp_path / "new"), resume=True).acquire()
+    assert not (tmp_path / "new").exists()
     with pytest.raises(OutDirError, match="only one of them"):
         RunDirectory(str(tmp_path), resume=True, overwrite=True)
     (tmp_path / "file").write_text("")

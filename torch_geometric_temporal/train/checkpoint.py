@@ -62,9 +62,10 @@ class CheckpointError(ValueError):
     different run."""
 
 
-def _fix(path: str) -> str:
-    return (f"delete {path} (or pass --overwrite to replace that run's outputs), or choose another "
-            "--out-dir; --resume continues only a run started by this version with the same settings")
+_START_OVER = "start without --resume (add --overwrite to replace that run's outputs, or choose another --out-dir)"
+
+
+_FIX = f"delete it or {_START_OVER}"
 
 
 def missing_checkpoint_error(path: str) -> FileNotFoundError:
@@ -121,7 +122,7 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     """
     if not os.path.isfile(path):
         if os.path.isdir(path):
-            raise CheckpointError(f"{path} is a directory, not a checkpoint file; {_fix(path)}.")
+            raise CheckpointError(f"{path} is a directory, not a checkpoint file; {_FIX}.")
         raise missing_checkpoint_error(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -131,13 +132,13 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path} was written by an older version or is not a checkpoint of this package "
-            f"({type(exc).__name__}: {reason[:200]}); {_fix(path)}."
+            f"({type(exc).__name__}: {reason[:200]}); {_FIX}."
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
         raise CheckpointError(
             f"{path} was written by an older version or is not a checkpoint of this package "
-            f"(format {found!r}, expected {CHECKPOINT_FORMAT!r}); {_fix(path)}."
+            f"(format {found!r}, expected {CHECKPOINT_FORMAT!r}); {_FIX}."
         )
     state = {k: v for k, v in state.items() if k != "format"}
     if str(map_location) != "cpu":
@@ -248,13 +249,13 @@ def check_identity(saved: Optional[Mapping[str, Any]], current: Mapping[str, Any
         path (str): the checkpoint (for the message).
     """
     if saved is None:
-        raise CheckpointError(f"{path} records no run identity (written by an older version); {_fix(path)}.")
+        raise CheckpointError(f"{path} records no run identity (written by an older version); {_FIX}.")
     diffs = [f"{key}: {_show(saved.get(key, _MISSING))} -> {value!r}" for key, value in current.items()
              if _normal(saved.get(key, _MISSING)) != _normal(value)]
     if diffs:
         raise CheckpointError(
-            f"{path} belongs to a different run ({'; '.join(diffs)}); resume with the settings and data of "
-            f"that run, or {_fix(path)}."
+            f"{path} belongs to a different run ({'; '.join(diffs)}); resume with that run's settings and "
+            f"data, or {_START_OVER}."
         )
 
 

@@ -181,6 +181,8 @@ class RunDirectory:
         it holds against ``resume``/``overwrite``."""
         if os.path.exists(self.path) and not os.path.isdir(self.path):
             raise OutDirError(f"--out-dir {self.path} is a file, not a folder; choose a folder.")
+        if self.resume and not os.path.isdir(self.path):
+            raise missing_checkpoint_error(self.checkpoint_path)  # without creating the folder
         os.makedirs(self.path, exist_ok=True)
         self._lock()
         try:
