@@ -323,7 +323,6 @@ def run_ddp(
     Raises:
         DDPRunError: a rank raised, its worker died, or ``timeout`` passed.
     """
-    from torch_geometric_temporal._optional import require
     from torch_geometric_temporal.distributed.cluster import scheduler_workers, worker_addresses
 
     require("distributed", "dask", "Dask-launched DDP")
