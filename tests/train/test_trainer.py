@@ -251,3 +251,23 @@ def test_resume_keeps_checkpoint_settings_and_extends_epochs(tmp_path, caplog):
     assert [r["lr"] for r in result.history] == pytest.approx([0.05, 0.005, 0.005])
     assert [r["train_mae"] for r in result.history] == [r["train_mae"] for r in full.history]
     assert resumed.config.lr == 0.05 and resumed.config.epochs == 3
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_resume_on_cuda_restores_cpu_rng_states(tmp_path):
+    def run(resume=False, callbacks=()):
+        seed_everything(1)
+        train, val, test = loaders(seed=3)
+        return Trainer(Tiny().cuda(), train, val, test, edge_index=EDGES, out_dir=str(tmp_path),
+                       device=torch.device("cuda"), callbacks=callbacks,
+                       config=TrainConfig(epochs=2, lr=0.05, null_value=None)).fit(resume=resume)
+
+    class Stop:
+        def on_epoch_end(self, trainer, epoch, row):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(callbacks=[Stop()])
+    resumed = run(resume=True)  # map_location=cuda: the RNG states must still reach set_rng_state on the CPU
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
