@@ -72,10 +72,13 @@ def test_rng_state_round_trips_through_weights_only(tmp_path):
 
 def test_rng_states_stay_on_cpu_whatever_map_location(tmp_path):
     gen = torch.Generator().manual_seed(5)
-    save_checkpoint({"model": {"w": torch.ones(2)}, "rng": rng_state(), "loader_rng": [[gen.get_state()]]},
-                    str(tmp_path / "c.pt"))
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1),
+                                                     milestones=[2, 5])
+    save_checkpoint({"model": {"w": torch.ones(2)}, "scheduler": scheduler.state_dict(), "rng": rng_state(),
+                     "loader_rng": [[gen.get_state()]]}, str(tmp_path / "c.pt"))
     state = load_checkpoint(str(tmp_path / "c.pt"), map_location="meta")  # stands in for a GPU
     assert state["model"]["w"].is_meta
+    assert state["scheduler"] == scheduler.state_dict()  # its Counter of milestones intact
     assert state["rng"]["torch"].device.type == "cpu" and state["loader_rng"][0][0].device.type == "cpu"
     set_rng_state(state["rng"])
     torch.Generator().set_state(state["loader_rng"][0][0])

@@ -16,6 +16,7 @@ change in the middle of a run (learning rate, weight decay, seed, LR
 milestones, ...) are taken from the checkpoint (:func:`kept_settings`);
 only the number of epochs may grow.
 """
+import copy
 import hashlib
 import logging
 import os
@@ -95,8 +96,11 @@ def save_checkpoint(state: Dict[str, Any], path: str) -> None:
 def _to(obj: Any, device) -> Any:
     if isinstance(obj, Tensor):
         return obj.to(device)
-    if isinstance(obj, dict):
-        return type(obj)((k, _to(v, device)) for k, v in obj.items())
+    if isinstance(obj, dict):  # OrderedDict, a scheduler's Counter of milestones, ...
+        out = copy.copy(obj)
+        for k, v in obj.items():
+            out[k] = _to(v, device)
+        return out
     if isinstance(obj, (list, tuple)):
         return type(obj)(_to(v, device) for v in obj)
     return obj
