@@ -41,10 +41,10 @@ def test_snapshot_imports_pyg_lazily():
     assert "torch_geometric" in result["heavy"]
 
 
-#: Optional packages (see setup.py's extras): imported only through
+#: The packages of setup.py's extras: imported only through
 #: torch_geometric_temporal._optional.require, which names the extra to install.
-OPTIONAL = {"dask", "distributed", "dask_cuda", "pandas", "tables", "h5py", "zarr", "psutil", "pynvml",
-            "matplotlib", "tqdm", "scipy"}
+OPTIONAL = {"dask", "distributed", "dask_cuda", "pandas", "tables", "psutil", "pynvml", "matplotlib", "tqdm",
+            "scipy"}
 
 
 def test_optional_packages_are_imported_through_require():
@@ -55,9 +55,7 @@ def test_optional_packages_are_imported_through_require():
 
     root = Path(torch_geometric_temporal.__file__).parent
     direct = []
-    # dataset/ is being converted under issue 11 point 1 (HDF5 without unpickling): drop this
-    # exclusion once it is.
-    for path in sorted(p for p in root.rglob("*.py") if p.relative_to(root).parts[0] != "dataset"):
+    for path in sorted(root.rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]

@@ -242,9 +242,7 @@ def read_dask_array(source: Any, chunk_rows: Optional[int] = None, **kwargs: Any
 
 
 def _token(*parts: Any) -> str:
-    from dask.base import tokenize
-
-    return tokenize(*parts)
+    return require("dask.base", "dask", "Dask batching").tokenize(*parts)
 
 
 # ---------------------------------------------------------------------------
