@@ -1,13 +1,15 @@
 r"""Shared command line and experiment runner of the ``scalability_testing``
 scripts.
 
-Every script is a :class:`DatasetSpec` plus two lines::
+Every script is a :class:`DatasetSpec` plus its entry points::
 
     SPEC = DatasetSpec(name="chickenpox", loader="torch_geometric_temporal.dataset."
                        "chickenpox:ChickenpoxDatasetLoader", ...)
 
-    def main(argv=None, callbacks=()):
-        return run_experiment(SPEC, parse_args(SPEC, argv), callbacks=callbacks)
+    main = make_main(SPEC)  # main(argv, callbacks): raises on bad input (tests call it)
+
+    if __name__ == "__main__":
+        sys.exit(run_script(main))  # a user error: one line on stderr, exit status 2
 
 :func:`run_experiment` loads the data (``--mode base|index``, ``--gpu``,
 ``--mmap``), builds the model (``--model batched|seq2seq``), trains it with
