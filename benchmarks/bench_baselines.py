@@ -47,7 +47,7 @@ def chickenpox(args):
     script = load_script("chicken_pox_main")
     for model in args.models:
         out = os.path.join(args.out_dir, f"chickenpox_{model}")
-        argv = ["--mode", "index", "--model", model, "--out-dir", out, "-q", "--threads", str(args.threads)]
+        argv = ["--mode", "index", "--model", model, "--out-dir", out, "--overwrite", "-q", "--threads", str(args.threads)]
         if args.epochs is not None:
             argv += ["--epochs", str(args.epochs)]
         t0 = time.perf_counter()
@@ -90,7 +90,7 @@ def metr_la_7d(args):
     script = load_script("metr_la_main")
     for model in args.models:
         out = os.path.join(args.out_dir, f"metr_la_7d_{model}")
-        argv = ["--mode", "index", "--model", model, "--data-dir", data_dir, "--out-dir", out,
+        argv = ["--mode", "index", "--model", model, "--data-dir", data_dir, "--out-dir", out, "--overwrite",
                 "--epochs", str(args.epochs or 12), "--batch-size", str(args.batch_size),
                 "--lr", str(args.lr), "--hidden", str(args.hidden), "--layers", str(args.layers),
                 "--grad-clip", "5", "--threads", str(args.threads), "-q"]

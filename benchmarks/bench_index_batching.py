@@ -95,8 +95,9 @@ def ensure_file(path, T, N, F=2, chunk_bytes=256 * MiB):
 
 
 def rss_now():
-    import psutil
+    from torch_geometric_temporal._optional import require
 
+    psutil = require("psutil", "monitor", "bench_index_batching.py")
     return psutil.Process().memory_info().rss
 
 
@@ -245,7 +246,9 @@ def pipeline(mode, path, args, epochs, max_batches):
 
 
 def worker(args):
-    import psutil  # noqa: F401  (imported before the baseline)
+    from torch_geometric_temporal._optional import require
+
+    require("psutil", "monitor", "bench_index_batching.py")  # imported before the baseline
     import torch
 
     if args.threads > 0:

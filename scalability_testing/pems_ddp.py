@@ -6,10 +6,13 @@ One Dask worker per rank (per GPU), ``nthreads=1``. On one machine a
     python scalability_testing/pems_ddp.py --dataset pems-bay -m dask-index -np 2 --epochs 30
 
 On several machines start a scheduler and one ``dask worker`` per GPU that
-share a scheduler file, then run with ``--dist`` (see the README)::
+share a scheduler file, on a private interface (Dask's defaults listen on
+0.0.0.0; the README shows TLS too), then run with ``--dist``::
 
-    dask scheduler --scheduler-file $SHARED/scheduler.json &
-    dask worker --scheduler-file $SHARED/scheduler.json --nthreads 1 --nworkers 4   # on each node
+    dask scheduler --scheduler-file $SHARED/scheduler.json --interface ib0 \
+        --dashboard-address 127.0.0.1:8787 &
+    dask worker --scheduler-file $SHARED/scheduler.json --interface ib0 --no-dashboard \
+        --dashboard-address 127.0.0.1:0 --nthreads 1 --nworkers 4   # on each node
     python scalability_testing/pems_ddp.py --dist --scheduler-file $SHARED/scheduler.json \
         -np 4 --nodes 2 -g --dataset pems
 

@@ -9,7 +9,6 @@ writes ``learning_curves.png`` (train and validation MAE per epoch, from
 with a GPU, GPU memory over time, from ``system_stats.csv``) into the run's
 folder (or ``--out``).
 """
-import argparse
 import logging
 import os
 from datetime import datetime
@@ -121,7 +120,9 @@ def plot_run(run_dir: str, out_dir: Optional[str] = None) -> List[str]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> List[str]:
-    p = argparse.ArgumentParser(prog="python -m torch_geometric_temporal.plot",
+    from torch_geometric_temporal.train.script import ScriptArgumentParser
+
+    p = ScriptArgumentParser(prog="python -m torch_geometric_temporal.plot",
                                 description="Plot learning curves and the memory timeline of a run.")
     p.add_argument("run_dir", help="the --out-dir of a training run")
     p.add_argument("--out", default=None, help="folder for the PNGs (default: run_dir)")
@@ -134,4 +135,8 @@ def main(argv: Optional[Sequence[str]] = None) -> List[str]:
 
 
 if __name__ == "__main__":
-    main()
+    import sys
+
+    from torch_geometric_temporal.train.script import run_script
+
+    sys.exit(run_script(main, prog="python -m torch_geometric_temporal.plot"))

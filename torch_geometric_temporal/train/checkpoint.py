@@ -106,6 +106,20 @@ def _to(obj: Any, device) -> Any:
     return obj
 
 
+def _load_failure(exc: BaseException) -> str:
+    r"""What :func:`torch.load` refused, without torch's advice to retry
+    with ``weights_only=False`` (which would run the file's code)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        reason = " ".join(text.split(marker, 1)[1].split("Check the documentation")[0].split())
+        return f"it holds objects a checkpoint never holds ({reason or 'unsupported pickle'})"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    if "weights_only" in first:
+        return "it holds objects a checkpoint never holds"
+    return first[:200]
+
+
 def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     r"""Read a checkpoint written by :func:`save_checkpoint` with
     ``torch.load(..., weights_only=True)`` (nothing in the file can run
@@ -133,10 +147,9 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     except OSError:
         raise
     except Exception as exc:  # UnpicklingError, a torn zip (RuntimeError), EOFError, ...
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(
             f"{path} was written by an older version or is not a checkpoint of this package "
-            f"({type(exc).__name__}: {reason[:200]}); {_FIX}."
+            f"({type(exc).__name__}: {_load_failure(exc)}); {_FIX}."
         ) from None
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         found = state.get("format") if isinstance(state, dict) else type(state).__name__
