@@ -14,7 +14,7 @@ import torch
 pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-from torch_geometric_temporal.distributed import close_cluster, run_ddp, start_cluster  # noqa: E402
+from torch_geometric_temporal.distributed import run_ddp  # noqa: E402
 from torch_geometric_temporal.train.metrics import MetricAccumulator  # noqa: E402
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -22,15 +22,6 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 pytestmark = pytest.mark.distributed
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-
-
-@pytest.fixture(scope="module")
-def client():
-    cluster, client = start_cluster(2, timeout=60)
-    try:
-        yield client
-    finally:
-        close_cluster(cluster, client)
 
 
 def _accumulate(ctx, batches):

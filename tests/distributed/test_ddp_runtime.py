@@ -37,15 +37,6 @@ pytestmark = pytest.mark.distributed
 T_IN, T_OUT, B = 4, 4, 6  # B: per-rank batch
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster, client = start_cluster(2, timeout=60)
-    try:
-        yield client
-    finally:
-        close_cluster(cluster, client)
-
-
 class Tiny(torch.nn.Module):
     def __init__(self, features=2, hidden=8):
         super().__init__()
