@@ -36,6 +36,26 @@ Full PeMS (105,120 x 11,160 x 2, 9.4 GB) is written once, chunk by chunk, to
 ``.bench/`` and reused; only ``ours-mmap`` runs at that size (the others need the
 array, or 24 x it, in RAM). ``--max-batches K`` times K batches and extrapolates
 the epoch (labelled "extrapolated").
+
+GPU mode (``--gpu``, default size ``pems-bay``) compares, in one run, the two
+ways to feed a CUDA model, each in its own process:
+
+* ``gpu-resident``  the series moved to the GPU once, statistics fitted and
+                    standardized there, ``IndexDataset`` on the device (what
+                    ``-g`` does): batches are gathered on the GPU;
+* ``cpu-resident``  the series standardized and kept in RAM, ``IndexDataset``
+                    on the CPU, each batch copied to the GPU with
+                    ``.to("cuda", non_blocking=True)`` (what training without
+                    ``-g`` does).
+
+It reports the epoch time (the GPU synchronized at the end of each epoch; every
+batch is touched on the device, no per-batch sync) and the host-to-device
+copies per batch, measured by ``torch.profiler`` (CUDA activity) over one more
+epoch of at most ``--profile-batches`` batches: the ``Memcpy HtoD`` events and
+their bytes from the trace, next to ``x.nbytes + y.nbytes``, what the
+CPU-resident mode has to copy. Without CUDA it prints one line and exits 0::
+
+    python benchmarks/bench_index_batching.py --gpu --json out/bench_gpu.json
 """
 import argparse
 import json
@@ -54,6 +74,7 @@ SIZES = {  # name: (T, N)
     "tiny": (4000, 50),
 }
 MODES = ["base", "per-item", "copy-floor", "ours-ram", "ours-mmap"]
+GPU_MODES = ["gpu-resident", "cpu-resident"]
 WARMUP = (2000, 16)  # (T, N) of the warm-up file
 T_IN = T_OUT = 12
 GiB = 2**30
@@ -272,6 +293,155 @@ def worker(args):
     print(json.dumps(res), flush=True)
 
 
+# ----------------------------------------------------------------------------- GPU mode
+def htod_from_trace(events):
+    r"""``(copies, bytes)`` of the host-to-device memcpy events of a Kineto
+    chrome trace's ``traceEvents``; ``bytes`` is ``None`` when the trace does
+    not give the size of every copy."""
+    copies, total = 0, 0
+    for e in events:
+        if e.get("ph") != "X" or "HtoD" not in str(e.get("name", "")):
+            continue
+        if e.get("cat") not in ("gpu_memcpy", "Memcpy", "memcpy"):
+            continue
+        copies += 1
+        size = (e.get("args") or {}).get("bytes")
+        total = None if total is None or size is None else total + int(size)
+    return copies, total
+
+
+def gpu_pipeline(mode, path, args, device="cuda"):
+    r"""Time ``args.epochs`` epochs of ``mode`` (:data:`GPU_MODES`) feeding
+    ``device``, then profile one more for its host-to-device copies (the tests
+    run it with ``device="cpu"``: the same code, no copies to count)."""
+    import tempfile
+
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    from torch_geometric_temporal.dataset.index_batching import (
+        IndexDataset,
+        chronological_split,
+        fit_statistics,
+        index_dataloader,
+        standardize_,
+        window_starts,
+    )
+
+    device = torch.device(device)
+    cuda = device.type == "cuda"
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    t0 = time.perf_counter()
+    data = np.load(path)
+    T, N, F = data.shape
+    starts = window_starts(T, T_IN, T_OUT)
+    train, _, _ = chronological_split(starts)
+    target = None if args.target == "all" else [int(args.target)]
+    if mode == "gpu-resident":  # move once, then fit and standardize on the device
+        data = torch.from_numpy(data).to(device)
+    elif mode != "cpu-resident":
+        raise ValueError(mode)
+    mean, std = fit_statistics(data, train, T_IN, features=[0])
+    standardize_(data, mean, std)
+    ds = IndexDataset(data, train, T_IN, T_OUT, target_features=target)
+    loader = index_dataloader(ds, args.batch_size, shuffle=True,
+                              generator=torch.Generator().manual_seed(0))
+    sync()
+    setup_s = time.perf_counter() - t0
+    total = len(loader)
+
+    def epoch(limit):
+        acc, k, nbytes = torch.zeros((), device=device), 0, 0
+        for x, y in loader:
+            nbytes = max(nbytes, x.nbytes + y.nbytes)  # a full batch
+            x = x.to(device, non_blocking=True)
+            y = y.to(device, non_blocking=True)
+            acc += x[0, 0, 0, 0] + y[-1, -1, -1, 0]  # touch every batch, no sync
+            k += 1
+            if k >= limit:
+                break
+        sync()
+        return k, float(acc), nbytes
+
+    epoch(min(total, 3))  # warm-up: CUDA context, allocator, kernels
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    limit = total if args.max_batches is None else min(total, args.max_batches)
+    walls = []
+    for _ in range(args.epochs):
+        t1 = time.perf_counter()
+        k, check, batch_bytes = epoch(limit)
+        walls.append((time.perf_counter() - t1) * total / k)
+    prof_batches = min(total, args.profile_batches)
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=activities) as prof:
+        kp, _, _ = epoch(prof_batches)
+    with tempfile.TemporaryDirectory() as tmp:
+        trace = os.path.join(tmp, "trace.json")
+        prof.export_chrome_trace(trace)
+        with open(trace) as f:
+            copies, htod = htod_from_trace(json.load(f).get("traceEvents", []))
+    return dict(mode=mode, T=T, N=N, F=F, device=torch.cuda.get_device_name(device) if cuda else str(device),
+                setup_s=setup_s, batches=total, timed_batches=k, extrapolated=k < total,
+                epoch_s=min(walls), checksum=check, profiled_batches=kp,
+                htod_copies_per_batch=copies / kp,
+                htod_bytes_per_batch=None if htod is None else htod / kp,
+                batch_bytes=batch_bytes,
+                expected_htod_bytes_per_batch=batch_bytes if mode == "cpu-resident" else 0,
+                cuda_max_allocated_mib=torch.cuda.max_memory_allocated(device) / MiB if cuda else 0.0)
+
+
+def gpu_main(args):
+    r"""Driver of ``--gpu``: one process per mode, one table (and ``--json``)."""
+    import torch
+
+    if not torch.cuda.is_available():
+        print("# --gpu: no CUDA device here (torch.cuda.is_available() is False); "
+              "GPU modes not run", flush=True)
+        return 0
+    rows = []
+    for size in args.sizes.split(","):
+        T, N = SIZES[size]
+        ensure_file(data_path(args, size), T, N)
+        for mode in args.modes.split(","):
+            cmd = [sys.executable, os.path.abspath(__file__), "--gpu", "--worker", mode,
+                   "--size", size, "--batch-size", str(args.batch_size), "--epochs",
+                   str(args.epochs), "--data-dir", args.data_dir, "--target", args.target,
+                   "--profile-batches", str(args.profile_batches)]
+            if args.max_batches:
+                cmd += ["--max-batches", str(args.max_batches)]
+            env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            res = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if res.returncode:
+                rows.append(dict(mode=mode, size=size, failed=f"rc {res.returncode}: "
+                                 f"{res.stderr.strip().splitlines()[-1:]}"))
+            else:
+                rows.append(dict(json.loads(res.stdout.strip().splitlines()[-1]), size=size))
+            print(f"# {rows[-1]}", file=sys.stderr, flush=True)
+    print(f"\nbatch size {args.batch_size}, 12-in/12-out, y features {args.target}, "
+          f"best of {args.epochs} epochs; H2D measured by torch.profiler over "
+          f"<= {args.profile_batches} batches\n")
+    print("| size | mode | device | setup s | epoch s | batches | H2D copies / batch "
+          "| H2D bytes / batch (measured) | x + y bytes / batch | CUDA max allocated MiB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        if "failed" in r:
+            print(f"| {r['size']} | {r['mode']} | failed: {r['failed']} | | | | | | | |")
+            continue
+        htod = "n/a" if r["htod_bytes_per_batch"] is None else f"{r['htod_bytes_per_batch']:,.0f}"
+        nb = f"{r['batches']}" + (f" (extrapolated from {r['timed_batches']})"
+                                  if r["extrapolated"] else "")
+        print(f"| {r['size']} | {r['mode']} | {r['device']} | {r['setup_s']:.2f} "
+              f"| {r['epoch_s']:.3f} | {nb} | {r['htod_copies_per_batch']:.2f} | {htod} "
+              f"| {r['batch_bytes']:,} | {r['cuda_max_allocated_mib']:.0f} |")
+    if args.json:
+        from torch_geometric_temporal._atomic import atomic_write
+
+        with atomic_write(args.json, "w") as f:
+            json.dump(rows, f, indent=1)
+    return 1 if any("failed" in r for r in rows) else 0
+
+
 # ----------------------------------------------------------------------------- driver
 def skip_reason(mode, size, T, N, args):
     raw = T * N * 2 * 4
@@ -290,9 +460,14 @@ def skip_reason(mode, size, T, N, args):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--sizes", default="pems-bay,pems",
-                   help="comma list of " + ",".join(SIZES))
-    p.add_argument("--modes", default=",".join(MODES))
+    p.add_argument("--gpu", action="store_true",
+                   help="GPU mode: GPU-resident vs CPU-resident series feeding CUDA "
+                        f"({','.join(GPU_MODES)}); without CUDA: one line, exit 0")
+    p.add_argument("--sizes", default=None,
+                   help="comma list of " + ",".join(SIZES) + " (default: pems-bay,pems; "
+                        "with --gpu: pems-bay)")
+    p.add_argument("--modes", default=None,
+                   help=f"default: {','.join(MODES)}; with --gpu: {','.join(GPU_MODES)}")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-batches", type=int, default=None,
                    help="time only this many batches per mode and extrapolate the epoch")
@@ -307,9 +482,27 @@ def main():
     p.add_argument("--ram-budget-gib", type=float, default=6.0,
                    help="modes needing more RAM than this are reported, not run")
     p.add_argument("--data-dir", default=os.path.join(REPO, ".bench"))
+    p.add_argument("--profile-batches", type=int, default=100,
+                   help="--gpu: batches profiled for the host-to-device copies")
+    p.add_argument("--json", default=None, help="--gpu: also write the rows to this JSON file")
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--size", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    modes = GPU_MODES if args.gpu else MODES
+    args.sizes = args.sizes or ("pems-bay" if args.gpu else "pems-bay,pems")
+    args.modes = args.modes or ",".join(modes)
+    bad = [m for m in args.modes.split(",") if m not in modes] + \
+        [s for s in args.sizes.split(",") if s not in SIZES]
+    if bad and not args.worker:
+        p.error(f"unknown mode or size {', '.join(bad)}: modes {','.join(modes)}"
+                f"{'' if args.gpu else ' (GPU modes need --gpu)'}, sizes {','.join(SIZES)}")
+    if args.profile_batches < 1:
+        p.error(f"--profile-batches must be >= 1, got {args.profile_batches}")
+    if args.gpu and args.worker:
+        print(json.dumps(gpu_pipeline(args.worker, data_path(args, args.size), args)), flush=True)
+        return 0
+    if args.gpu:
+        return gpu_main(args)
     if args.worker:
         return worker(args)
 
@@ -386,4 +579,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
