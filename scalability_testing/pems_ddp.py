@@ -13,6 +13,8 @@ share a scheduler file, on a private interface (Dask's defaults listen on
         --dashboard-address 127.0.0.1:8787 &
     dask worker --scheduler-file $SHARED/scheduler.json --interface ib0 --no-dashboard \
         --dashboard-address 127.0.0.1:0 --nthreads 1 --nworkers 4   # on each node
+        # (these workers see every GPU: rank r of a node uses cuda:<r % GPUs>; a worker with its
+        # own CUDA_VISIBLE_DEVICES, e.g. from dask-cuda, uses its first visible GPU)
     python scalability_testing/pems_ddp.py --dist --scheduler-file $SHARED/scheduler.json \
         -np 4 --nodes 2 -g --dataset pems
 
@@ -68,8 +70,9 @@ def build_ddp_parser(spec: DatasetSpec):
     p.add_argument("--blocks-per-rank", type=int, default=4,
                    help="dask-index: shard blocks per rank, re-dealt every epoch")
     p.add_argument("--timeout", type=float, default=24 * 3600.0, help="seconds the whole DDP run may take")
-    p.add_argument("--collective-timeout", type=float, default=600.0,
-                   help="process-group timeout: a rank waiting on a dead peer fails after this")
+    p.add_argument("--collective-timeout", type=float, default=None,
+                   help="process-group timeout in seconds: a rank waiting on a dead or hung peer fails after "
+                        "this (default 600 for gloo; 300 with -g, as NCCL never notices a dead peer)")
     return p
 
 
@@ -84,6 +87,15 @@ def parse_args(argv: Optional[Sequence[str]] = None):
             parser.error(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
     if args.epochs < 0:
         parser.error(f"--epochs must be >= 0, got {args.epochs}")
+    if args.collective_timeout is None:
+        from torch_geometric_temporal.distributed.ddp import default_backend, default_collective_timeout
+
+        args.collective_timeout = default_collective_timeout(default_backend(bool(args.gpu)))
+    elif not args.collective_timeout > 0:
+        parser.error(f"--collective-timeout must be > 0 seconds, got {args.collective_timeout}")
+    if args.gpu and args.num_workers > 0 and args.mode != "dask":
+        parser.error(f"-g keeps each rank's data on its GPU, where DataLoader worker processes cannot gather; "
+                     f"drop --num-workers {args.num_workers} (batches are gathered on the GPU) or drop -g")
     # a local cluster runs its ranks on this machine: check the GPUs before starting it
     # (with --dist the workers, not this process, need them)
     if args.gpu and not args.dist and cuda_problem(args.npar) is not None:

@@ -116,6 +116,8 @@ def make_loaders(data: Any, splits: Sequence[np.ndarray], num_timesteps_in: int,
         splits: window starts of each split.
         mode (str): ``"index"`` (:class:`IndexDataset`, windows cut per batch)
             or ``"base"`` (all windows materialized up front).
+        num_workers (int): DataLoader workers; must be ``0`` when the data
+            is on a GPU (``device`` or a CUDA ``data``), in both modes.
 
     Both modes draw batch order from the same sampler (sequential, seeded
     :class:`~torch.utils.data.RandomSampler`, or
@@ -129,6 +131,8 @@ def make_loaders(data: Any, splits: Sequence[np.ndarray], num_timesteps_in: int,
     if mode not in ("index", "base"):
         raise ValueError(f"mode must be 'index' or 'base', got {mode!r}.")
     ib = _index_batching()
+    # refuse worker processes over GPU data before anything is moved or materialized
+    ib.check_loader_device(device if device is not None else getattr(data, "device", None), num_workers)
     loaders = []
     for i, starts in enumerate(splits):
         sampler = _sampler(len(starts), shuffle, seed, world_size, ddp_rank, drop_last, pad=i == 0)

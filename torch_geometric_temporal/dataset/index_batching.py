@@ -45,7 +45,7 @@ import os
 import sys
 import threading
 import warnings
-from typing import Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -1214,6 +1214,47 @@ class TensorBatchSampler(BatchSampler):
             yield order[full * bs:]
 
 
+def dataset_device(dataset: Any) -> torch.device:
+    r"""Device holding the data of a loader's dataset: its ``device``
+    attribute (:class:`IndexDataset`, :class:`~torch_geometric_temporal.
+    distributed.sharding.ShardedIndexDataset`), the device of a
+    :class:`~torch.utils.data.TensorDataset`'s tensors, else the CPU."""
+    device = getattr(dataset, "device", None)
+    if device is None and getattr(dataset, "tensors", None):
+        device = dataset.tensors[0].device
+    return torch.device(device) if device is not None else torch.device("cpu")
+
+
+def check_loader_device(device: Optional[Union[str, torch.device]], num_workers: int = 0,
+                        pin_memory: bool = False) -> None:
+    r"""Refuse DataLoader options that cannot work for data on ``device``:
+    worker processes (``num_workers > 0``) would be forked over CUDA memory,
+    which CUDA does not support, and ``pin_memory`` pins host memory, which
+    CUDA tensors are not. The one check of every loader builder
+    (:func:`index_dataloader`, the base mode of ``make_loaders``).
+
+    Args:
+        device (torch.device or str, optional): where the dataset's data
+            lives (``None``: the CPU).
+        num_workers (int): the loader's worker processes.
+        pin_memory (bool): the loader's ``pin_memory``.
+
+    Raises:
+        ValueError: data off the CPU with ``num_workers > 0`` or ``pin_memory``.
+    """
+    device = torch.device(device) if device is not None else torch.device("cpu")
+    if device.type == "cpu":
+        return
+    if num_workers:
+        raise ValueError(f"the dataset's data is on {device}, so DataLoader worker processes "
+                         f"(num_workers={num_workers}) would be forked over GPU memory; use num_workers=0 "
+                         f"(batches are gathered on the device, no worker is needed) or keep the data on "
+                         f"the CPU (no -g).")
+    if pin_memory:
+        raise ValueError(f"pin_memory pins host memory, and the dataset's data is on {device}; use "
+                         f"pin_memory=False (its batches need no host-to-device copy).")
+
+
 def index_dataloader(
     dataset: Dataset,
     batch_size: int,
@@ -1244,9 +1285,10 @@ def index_dataloader(
             base seed), for determinism.
         sampler (Sampler, optional): index sampler, e.g.
             :class:`DistributedIndexSampler` (call its ``set_epoch`` each epoch).
-        num_workers (int): worker processes (must be 0 for CUDA datasets).
+        num_workers (int): worker processes (must be 0 for CUDA datasets,
+            see :func:`check_loader_device`).
         **kwargs: passed to :class:`~torch.utils.data.DataLoader` (e.g.
-            ``pin_memory``, ``prefetch_factor``).
+            ``pin_memory``, not for CUDA datasets; ``prefetch_factor``).
     """
     bs = _as_int(batch_size, "batch_size")
     if bs < 1:
@@ -1254,8 +1296,7 @@ def index_dataloader(
     if sampler is not None and shuffle:
         raise ValueError("Give either shuffle=True or a sampler (which shuffles itself), "
                          "not both.")
-    if num_workers and getattr(dataset, "device", torch.device("cpu")).type != "cpu":
-        raise ValueError("A dataset on a CUDA device gathers on the GPU: use num_workers=0.")
+    check_loader_device(dataset_device(dataset), num_workers, bool(kwargs.get("pin_memory", False)))
     for k in ("batch_size", "collate_fn", "batch_sampler"):
         if k in kwargs:
             raise ValueError(f"index_dataloader sets {k} itself; do not pass it.")

@@ -5,8 +5,10 @@ One rank is pinned to one Dask worker with
 rank futures with a timeout, polls the scheduler for dead rank workers, and on
 any failure cancels the other ranks and raises a :class:`DDPRunError` naming
 the rank and its worker. Surviving ranks leave their collectives when the
-process group notices the dead peer, at the latest after the process-group
-timeout; optionally their workers are restarted.
+process group notices the dead peer (gloo: at once; NCCL: never, so after the
+process-group timeout torch's watchdog ends their processes); optionally
+their workers are restarted. Under NCCL each rank's GPU is chosen and checked
+on the client before any process group exists (:func:`plan_rank_gpus`).
 
 Inside a rank the teardown order matters: the function's DDP module and
 optimizer are dropped, :func:`gc.collect` runs, all ranks meet in a
@@ -119,6 +121,24 @@ _IFNAME_VARS = {"gloo": ("GLOO_SOCKET_IFNAME",), "nccl": ("NCCL_SOCKET_IFNAME", 
 
 
 @contextlib.contextmanager
+def env_defaults(values: Dict[str, str]) -> Iterator[Dict[str, str]]:
+    r"""Set the variables of ``values`` that are not set yet for the
+    duration of the block (an explicit choice wins) and restore them on
+    exit. Yields what was set.
+
+    Args:
+        values (dict): variable name to value.
+    """
+    chosen = {k: v for k, v in values.items() if not os.environ.get(k)}
+    os.environ.update(chosen)
+    try:
+        yield chosen
+    finally:
+        for key in chosen:
+            os.environ.pop(key, None)
+
+
+@contextlib.contextmanager
 def pinned_interface(host: str, backend: str) -> Iterator[Dict[str, str]]:
     r"""Set ``GLOO_SOCKET_IFNAME`` (and ``NCCL_SOCKET_IFNAME`` for
     ``nccl``) to the interface holding ``host`` for the duration of the
@@ -127,16 +147,36 @@ def pinned_interface(host: str, backend: str) -> Iterator[Dict[str, str]]:
     explicit choice wins); the others are restored on exit. Yields what was
     set."""
     name = interface_of(host)
-    chosen = {} if name is None else {k: name for k in _IFNAME_VARS.get(backend, ()) if not os.environ.get(k)}
     if name is None:
         logger.warning("no local interface holds %s; %s sockets bind where the hostname resolves "
                        "(set GLOO_SOCKET_IFNAME/NCCL_SOCKET_IFNAME to pin them)", host, backend)
-    os.environ.update(chosen)
-    try:
+    with env_defaults({} if name is None else {k: name for k in _IFNAME_VARS.get(backend, ())}) as chosen:
         yield chosen
-    finally:
-        for key in chosen:
-            os.environ.pop(key, None)
+
+
+#: Process-group timeout (seconds) by backend when none is given. gloo sees a
+#: dead peer's socket close and fails at once, so its timeout only bounds a
+#: hung peer; NCCL does not see a dead peer at all, so survivors wait the
+#: whole timeout: shorter, but still above the skew of the ranks' data loading
+#: before their first collective (DDP's constructor).
+COLLECTIVE_TIMEOUTS: Dict[str, float] = {"gloo": 600.0, "nccl": 300.0}
+
+#: Set in an NCCL rank unless already set: when a collective times out,
+#: torch's watchdog ends the rank's process (its Dask nanny restarts the
+#: worker) instead of leaving it blocked; ``3`` is torch's own default since
+#: 2.2, set explicitly so older torch behaves the same. ``0`` (no handling)
+#: would leave the survivors of a dead peer blocked forever.
+NCCL_ENV: Dict[str, str] = {"TORCH_NCCL_ASYNC_ERROR_HANDLING": "3"}
+
+
+def default_collective_timeout(backend: str) -> float:
+    r"""The process-group timeout used when none is given:
+    :data:`COLLECTIVE_TIMEOUTS` (600 s for gloo, 300 s for NCCL).
+
+    Args:
+        backend (str): ``"gloo"``, ``"nccl"`` or ``"mpi"``.
+    """
+    return COLLECTIVE_TIMEOUTS.get(backend, COLLECTIVE_TIMEOUTS["gloo"])
 
 
 def _split_init_method(init_method: str) -> Tuple[str, int]:
@@ -180,15 +220,114 @@ def _host_of(address: str) -> str:
     return host.strip("[]")
 
 
-def _rank_device(backend: str, local_rank: int) -> torch.device:
+def visible_devices() -> Optional[List[str]]:
+    r"""Entries of ``CUDA_VISIBLE_DEVICES`` in this process (indices or
+    UUIDs, in CUDA's order), or ``None`` when the variable is unset (every
+    GPU of the machine is visible)."""
+    value = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if value is None:
+        return None
+    return [entry.strip() for entry in value.split(",") if entry.strip()]
+
+
+def local_device_index(local_rank: int, count: int, visible: Optional[List[str]], own_view: bool) -> int:
+    r"""CUDA device index (in the worker's own view) of a rank.
+
+    A worker with its own ``CUDA_VISIBLE_DEVICES`` (dask-cuda gives worker
+    ``i`` the list rotated to start at GPU ``i``; a scheduler may give each
+    task one GPU) uses its first visible device, ``cuda:0``. A worker that
+    sees the same GPUs as the other workers on its host (plain ``dask
+    worker`` without ``CUDA_VISIBLE_DEVICES``, or one list shared by all)
+    uses ``local_rank % count``.
+
+    Args:
+        local_rank (int): rank among the workers on the same host.
+        count (int): CUDA devices the worker sees.
+        visible (list of str, optional): the worker's ``CUDA_VISIBLE_DEVICES``.
+        own_view (bool): no other worker on the host has the same list.
+    """
+    if count < 1:
+        raise ValueError("no CUDA device is visible")
+    if visible is not None and own_view:
+        return 0
+    return local_rank % count
+
+
+def gpu_probe() -> Dict[str, Any]:
+    r"""What a worker sees of the GPUs: ``visible`` (:func:`visible_devices`),
+    ``count`` (:func:`torch.cuda.device_count`) and ``ids``, one physical
+    identity per visible device: the device's UUID, else its
+    ``CUDA_VISIBLE_DEVICES`` entry, else its index."""
+    visible = visible_devices()
+    count = torch.cuda.device_count()
+    ids = []
+    for i in range(count):
+        try:
+            ids.append(str(torch.cuda.get_device_properties(i).uuid))
+        except Exception:  # an old torch without .uuid, or a device that cannot be queried
+            ids.append(visible[i] if visible is not None and i < len(visible) else str(i))
+    return {"visible": visible, "count": count, "ids": ids}
+
+
+def plan_rank_gpus(probes: Sequence[Dict[str, Any]], hosts: Sequence[str], local_ranks: Sequence[int],
+                   workers: Optional[Sequence[str]] = None) -> List[int]:
+    r"""The CUDA device index of every rank (see :func:`local_device_index`),
+    checked before any process group exists: every worker sees a GPU, and
+    no two ranks share one physical GPU (NCCL would fail later with
+    "Duplicate GPU detected").
+
+    Args:
+        probes (list of dict): :func:`gpu_probe` of each rank's worker.
+        hosts (list of str): host of each rank.
+        local_ranks (list of int): rank among the workers on its host.
+        workers (list of str, optional): worker addresses, for the messages.
+
+    Raises:
+        DDPRunError: a worker sees no GPU, or ranks share a GPU.
+    """
+    workers = list(workers) if workers is not None else [f"on {h}" for h in hosts]
+    views: Dict[Tuple[str, Tuple[str, ...]], int] = {}
+    for probe, host in zip(probes, hosts):
+        if probe["visible"] is not None:
+            key = (host, tuple(probe["visible"]))
+            views[key] = views.get(key, 0) + 1
+    indices, owners = [], {}
+    for rank, (probe, host, local) in enumerate(zip(probes, hosts, local_ranks)):
+        if probe["count"] < 1:
+            raise DDPRunError(
+                f"DDP rank {rank}: worker {workers[rank]} sees no CUDA device (CUDA_VISIBLE_DEVICES="
+                f"{','.join(probe['visible']) if probe['visible'] is not None else 'unset'}); backend 'nccl' "
+                f"needs one GPU per rank: start one dask-cuda worker per GPU, or drop -g to train on the CPU.")
+        own = probe["visible"] is not None and views[(host, tuple(probe["visible"]))] == 1
+        index = local_device_index(local, probe["count"], probe["visible"], own)
+        indices.append(index)
+        owners.setdefault((host, probe["ids"][index]), []).append(rank)
+    shared = {gpu: ranks for gpu, ranks in owners.items() if len(ranks) > 1}
+    if shared:
+        text = "; ".join(f"ranks {', '.join(map(str, ranks))} on GPU {gpu} of {host}"
+                         for (host, gpu), ranks in shared.items())
+        raise DDPRunError(
+            f"DDP ranks would share a GPU ({text}); NCCL needs one GPU per rank: start at most one worker per "
+            f"GPU (dask-cuda workers, or plain workers without CUDA_VISIBLE_DEVICES, at most as many per node "
+            f"as it has GPUs) or lower -np.")
+    return indices
+
+
+def _rank_device(backend: str, local_rank: int, index: Optional[int] = None) -> torch.device:
+    r"""The device of a rank: the CPU for gloo; for NCCL CUDA device
+    ``index`` (from :func:`plan_rank_gpus`), else the one
+    :func:`local_device_index` picks from this worker's own view, made the
+    current device."""
     if backend != "nccl":
         return torch.device("cpu")
-    count = torch.cuda.device_count()  # pragma: no cover - needs a GPU
-    if count == 0:  # pragma: no cover
+    count = torch.cuda.device_count()
+    if count == 0:
         raise RuntimeError("backend 'nccl' needs a CUDA device on every worker; use gloo on CPU (no -g).")
-    index = 0 if count == 1 else local_rank % count  # pragma: no cover
-    torch.cuda.set_device(index)  # pragma: no cover
-    return torch.device("cuda", index)  # pragma: no cover
+    if index is None:
+        visible = visible_devices()
+        index = local_device_index(local_rank, count, visible, own_view=visible is not None)
+    torch.cuda.set_device(index)
+    return torch.device("cuda", index)
 
 
 def teardown_process_group(ok: bool = True, device: Optional[torch.device] = None) -> None:
@@ -225,24 +364,29 @@ def _rank_main(
     args: Sequence[Any],
     kwargs: dict,
     host: Optional[str] = None,
+    gpu_index: Optional[int] = None,
 ) -> Any:
     # Runs inside a Dask worker: one rank of the DDP job.
-    if host is None:
-        return _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads,
-                          args, kwargs)
-    with pinned_interface(host, backend):  # gloo/NCCL sockets on this worker's own interface
-        return _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads,
-                          args, kwargs)
+    body = (fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads, args, kwargs, gpu_index)
+    with env_defaults(NCCL_ENV if backend == "nccl" else {}):
+        if backend == "nccl" and os.environ.get("TORCH_NCCL_ASYNC_ERROR_HANDLING") == "0":
+            logger.warning("TORCH_NCCL_ASYNC_ERROR_HANDLING=0: a rank whose peer died stays blocked in its "
+                           "collective; unset it to end such a rank after the collective timeout")
+        if host is None:
+            return _rank_body(*body)
+        with pinned_interface(host, backend):  # gloo/NCCL sockets on this worker's own interface
+            return _rank_body(*body)
 
 
-def _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads, args, kwargs):
+def _rank_body(fn, rank, world_size, local_rank, init_method, backend, timeout_s, num_threads, args, kwargs,
+               gpu_index=None):
     import torch.distributed as dist
 
     if num_threads:
         torch.set_num_threads(int(num_threads))
     if dist.is_initialized():  # left over from a crashed run on this worker
         dist.destroy_process_group()
-    device = _rank_device(backend, local_rank)
+    device = _rank_device(backend, local_rank, gpu_index)
     _init_process_group(init_method, backend, rank, world_size, timedelta(seconds=timeout_s))
     ctx = RankContext(rank, world_size, local_rank, backend, device)
     try:
@@ -271,7 +415,7 @@ def run_ddp(
     workers: Optional[Sequence[str]] = None,
     backend: str = "gloo",
     timeout: float = 3600.0,
-    collective_timeout: float = 300.0,
+    collective_timeout: Optional[float] = None,
     num_threads: Optional[int] = 1,
     restart_on_failure: bool = False,
     poll_interval: float = 0.5,
@@ -296,8 +440,14 @@ def run_ddp(
             order (default: :func:`~.cluster.worker_addresses`).
         backend (str): ``"gloo"`` (CPU) or ``"nccl"`` (GPU).
         timeout (float): seconds the whole run may take.
-        collective_timeout (float): process-group timeout in seconds (a rank
-            waiting for a dead peer fails after at most this long).
+        collective_timeout (float, optional): process-group timeout in
+            seconds (a rank waiting for a dead peer fails after at most this
+            long); default :func:`default_collective_timeout` (600 s for
+            gloo, 300 s for NCCL). Under gloo a rank whose peer's process
+            died fails at once (the peer's sockets close); NCCL does not
+            notice, so its survivors wait this long, then torch's watchdog
+            ends their worker processes (see :data:`NCCL_ENV`) and the
+            nannies restart them.
         num_threads (int, optional): ``torch.set_num_threads`` per rank.
         restart_on_failure (bool): after a failure, also restart the rank
             workers still alive (through their nannies). Off by default: a
@@ -317,11 +467,19 @@ def run_ddp(
             ``NCCL_SOCKET_IFNAME`` are set.
         **kwargs: keyword arguments for ``fn``.
 
+    With ``backend="nccl"`` every worker is asked first what it sees of the
+    GPUs (:func:`gpu_probe`), and each rank gets its device from
+    :func:`plan_rank_gpus`: ``cuda:0`` on a worker with its own
+    ``CUDA_VISIBLE_DEVICES`` (dask-cuda), ``cuda:<local_rank % count>`` on
+    workers sharing one view of the node's GPUs; two ranks on one GPU fail
+    here, before any process group exists.
+
     Returns:
         The ranks' return values, in rank order.
 
     Raises:
-        DDPRunError: a rank raised, its worker died, or ``timeout`` passed.
+        DDPRunError: a rank raised, its worker died, ``timeout`` passed, or
+            (NCCL) a worker sees no GPU or two ranks would share one.
     """
     from torch_geometric_temporal.distributed.cluster import scheduler_workers, worker_addresses
 
@@ -329,6 +487,10 @@ def run_ddp(
 
     if backend not in ("gloo", "nccl", "mpi"):
         raise ValueError(f"unknown backend {backend!r}; use 'gloo' on CPU or 'nccl' on GPU.")
+    if collective_timeout is None:
+        collective_timeout = default_collective_timeout(backend)
+    if not collective_timeout > 0:
+        raise ValueError(f"collective_timeout must be > 0 seconds, got {collective_timeout}.")
     if workers is None and n_workers is not None:
         wait_s = min(timeout, 300.0)
         try:
@@ -381,6 +543,12 @@ def _run_ranks(client: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs:
     for host in hosts:
         local_ranks.append(seen.get(host, 0))
         seen[host] = seen.get(host, 0) + 1
+    gpus: List[Optional[int]] = [None] * world_size
+    if backend == "nccl":
+        probes = [client.submit(gpu_probe, workers=[addr], allow_other_workers=False, pure=False)
+                  for addr in addrs]
+        gpus = plan_rank_gpus([f.result(timeout=min(timeout, 120.0)) for f in probes], hosts, local_ranks, addrs)
+        logger.info("DDP run %s: CUDA device of each rank (in its worker's view): %s", run_id, gpus)
 
     futures = [
         client.submit(
@@ -396,6 +564,7 @@ def _run_ranks(client: Any, fn: Callable[..., Any], args: Sequence[Any], kwargs:
             args,
             kwargs,
             hosts[rank],
+            gpus[rank],
             workers=[addr],
             allow_other_workers=False,
             pure=False,

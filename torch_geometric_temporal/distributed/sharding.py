@@ -297,6 +297,19 @@ class ShardedIndexDataset(torch.utils.data.Dataset):
         return [v[2] for v in self._index]
 
     @property
+    def device(self) -> torch.device:
+        r"""Device of the held blocks' data (``device`` of the first block,
+        else the ``device`` given for the blocks, else the CPU): what the
+        loader checks (:func:`~torch_geometric_temporal.dataset.
+        index_batching.check_loader_device`)."""
+        from torch_geometric_temporal.dataset.index_batching import dataset_device
+
+        if self._index:
+            return dataset_device(self._index[0][3])
+        device = self.dataset_kwargs.get("device")
+        return torch.device(device) if device is not None else torch.device("cpu")
+
+    @property
     def resident_rows(self) -> int:
         r"""Number of time rows held now (sum over blocks)."""
         return sum(hi - lo for lo, hi in self.time_ranges)
