@@ -99,3 +99,61 @@ def dcrnn_hdf5_dir(tmp_path):
     synthetic.write_dcrnn_hdf5(tmp_path, "adj_mx.pkl", "metr-la.h5", num_timesteps=150,
                                adj=METR_LA_PKL, seed=9)
     return tmp_path
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    """A machine with two emulated CUDA devices and an NVIDIA driver: ``torch.cuda``
+    reports them (UUIDs, allocator peaks) and a fake ``pynvml`` answers. NVML
+    numbers the GPUs in another order than CUDA (its index 0 is ``cuda:1``'s
+    GPU), as under ``CUDA_VISIBLE_DEVICES=1,0``. Nothing can run on them: a
+    test must keep tensors off them. Returns a namespace recording the calls."""
+    import sys
+    import types
+
+    import torch
+
+    mb = 2 ** 20
+    uuids = ["GPU-00000000-aaaa-0000-0000-000000000000", "GPU-11111111-bbbb-1111-1111-111111111111"]
+    nvml_order = [1, 0]  # NVML index i -> CUDA index
+    calls = types.SimpleNamespace(uuid_lookups=[], index_lookups=[], inits=0, resets=[], uuids=uuids)
+
+    def index(device=None):
+        if device is None:
+            return 0
+        device = torch.device("cuda", device) if isinstance(device, int) else torch.device(device)
+        return 0 if device.index is None else device.index
+
+    def properties(device=None):
+        return types.SimpleNamespace(uuid=uuids[index(device)][4:], name="Fake GPU", total_memory=80 * 1024 * mb)
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", properties)
+    monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: calls.resets.append(index(device)))
+    monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: (100 + index(device)) * mb)
+    monkeypatch.setattr(torch.cuda, "max_memory_reserved", lambda device=None: (200 + index(device)) * mb)
+
+    def init():
+        calls.inits += 1
+
+    def by_uuid(uuid):
+        calls.uuid_lookups.append(uuid)
+        if uuid not in uuids:
+            raise RuntimeError(f"NVML: no GPU {uuid}")
+        return ("handle", uuids.index(uuid))
+
+    def by_index(i):
+        calls.index_lookups.append(i)
+        return ("handle", nvml_order[i])
+
+    def memory(handle):  # cuda:0's GPU uses 1000 MB of 16000, cuda:1's 3000 of 80000
+        cuda = handle[1]
+        return types.SimpleNamespace(used=(1000 + 2000 * cuda) * mb, total=(16000 + 64000 * cuda) * mb)
+
+    fake = types.SimpleNamespace(nvmlInit=init, nvmlShutdown=lambda: None, nvmlDeviceGetHandleByUUID=by_uuid,
+                                 nvmlDeviceGetHandleByIndex=by_index, nvmlDeviceGetMemoryInfo=memory)
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    return calls

@@ -11,8 +11,10 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import torch
 
 from torch_geometric_temporal.train.stats import (
+    GPU_COLUMNS,
     PER_EPOCH_COLUMNS,
     STATS_COLUMNS,
     SYSTEM_COLUMNS,
@@ -50,8 +52,12 @@ def check_outputs(out_dir, epochs, gpu=False):
     assert float(row["total_seconds"]) >= float(row["preprocessing_seconds"])
     assert 0 < float(row["process_rss_peak_mb"]) <= float(row["system_memory_total_mb"])
     assert float(row["best_val_mae"]) > 0
-    if not gpu:  # no GPU: GPU columns are empty, not zeros
-        assert row["gpu_memory_total_mb"] == "" and row["gpu_memory_peak_mb"] == ""
+    if not gpu:  # a CPU run: GPU columns are empty, not zeros
+        assert all(row[col] == "" for col in GPU_COLUMNS), row
+    else:  # the training GPU's size and peaks (NVML's, when NVML sees it; the allocator's always)
+        assert 0 < float(row["gpu_max_allocated_mb"]) <= float(row["gpu_max_reserved_mb"])
+        if row["gpu_memory_total_mb"]:
+            assert 0 < float(row["gpu_memory_peak_mb"]) <= float(row["gpu_memory_total_mb"])
 
     assert header(out_dir / "per_epoch_stats.csv") == PER_EPOCH_COLUMNS
     epochs_rows = read_csv(out_dir / "per_epoch_stats.csv")
@@ -104,7 +110,8 @@ def test_script_end_to_end(script, mode, model, data_dirs, tmp_path):
     module = load_script(script)
     out = tmp_path / "out"
     argv = ["--mode", mode, "--model", model, "--data-dir", str(data_dirs[script]), "--epochs", "2",
-            "--batch-size", "8", "--max-batches", "2", "--out-dir", str(out), "-q", "--threads", "1"]
+            "--batch-size", "8", "--max-batches", "2", "--out-dir", str(out), "-q", "--threads", "1",
+            "--device", "cpu"]
     if model == "seq2seq":
         argv += ["--hidden", "8", "--layers", "1"]
     result = module.main(argv)
@@ -118,7 +125,8 @@ def test_mmap_and_bool_spellings(metr_la_dir, tmp_path):
     module = load_script("metr_la_main")
     out = tmp_path / "out"
     module.main(["-m", "index", "--mmap", "-d", "false", "-g", "False", "--data-dir", str(metr_la_dir),
-                 "-e", "1", "-bs", "8", "--max-batches", "1", "--out-dir", str(out), "-q", "--threads", "1"])
+                 "-e", "1", "-bs", "8", "--max-batches", "1", "--out-dir", str(out), "-q", "--threads", "1",
+                 "--device", "cpu"])
     check_outputs(out, epochs=1)
 
 
@@ -136,7 +144,8 @@ def test_base_and_index_modes_identical(metr_la_dir, tmp_path):
     for mode in ("base", "index"):
         out = tmp_path / mode
         module.main(["--mode", mode, "--data-dir", str(metr_la_dir), "--epochs", "2", "--batch-size", "16",
-                     "--max-batches", "3", "--out-dir", str(out), "--seed", "3", "-q", "--threads", "1"])
+                     "--max-batches", "3", "--out-dir", str(out), "--seed", "3", "-q", "--threads", "1",
+                     "--device", "cpu"])
         rows[mode] = read_csv(out / "per_epoch_stats.csv")
         rows[mode + "_stats"] = read_csv(out / "stats.csv")[0]
     for b, i in zip(rows["base"], rows["index"]):
@@ -165,7 +174,7 @@ KILLER = textwrap.dedent("""
 def test_kill_mid_epoch_then_resume_matches_uninterrupted(metr_la_dir, tmp_path):
     script = SCRIPTS / "metr_la_main.py"
     common = ["--mode", "index", "--data-dir", str(metr_la_dir), "--epochs", "3", "--batch-size", "16",
-              "--max-batches", "3", "--lr-milestones", "2", "--seed", "5", "-q", "--threads", "1"]
+              "--max-batches", "3", "--lr-milestones", "2", "--seed", "5", "-q", "--threads", "1", "--device", "cpu"]
     # fresh processes, as a user would run them (a process that ran other
     # tests may differ in the last bits of float rounding)
     run = lambda *args: subprocess.run(  # noqa: E731
@@ -206,7 +215,7 @@ def test_readme_main_job_command(tmp_path):
          "--epochs", "1", "--threads", "1"],
         capture_output=True, text=True, timeout=300, cwd=str(ROOT))
     assert proc.returncode == 0, proc.stderr
-    row, _ = check_outputs(out, epochs=1)
+    row, _ = check_outputs(out, epochs=1, gpu=torch.cuda.is_available())  # --device auto: the GPU if any
     assert row["dataset"] == "chickenpox" and row["mode"] == "index" and row["model"] == "batched"
 
 
@@ -214,7 +223,8 @@ def test_readme_main_job_command(tmp_path):
 # -- the out-dir and the checkpoint belong to one run ---------------------------------------
 def small(data_dir, out, *extra):
     return ["--mode", "index", "--data-dir", str(data_dir), "--epochs", "1", "--batch-size", "16",
-            "--max-batches", "2", "--out-dir", str(out), "-q", "--threads", "1", *map(str, extra)]
+            "--max-batches", "2", "--out-dir", str(out), "-q", "--threads", "1", "--device", "cpu",
+            *map(str, extra)]
 
 
 def files(directory):
@@ -368,3 +378,53 @@ def test_ddp_overwrite_removes_only_after_every_rank_started(metr_la_dir, tmp_pa
     assert len(read_csv(out / "system_stats.csv")) >= 1 and result["epochs"] == 1
     assert sorted(os.listdir(out)) == ["checkpoint.pt", "notes.txt", "per_epoch_stats.csv", "ranks.csv",
                                        "stats.csv", "system_stats.csv", "test_metrics.csv"]
+    ranks = read_csv(out / "ranks.csv")  # CPU ranks: no GPU figures, in ranks.csv or stats.csv
+    assert [r["device"] for r in ranks] == ["cpu", "cpu"]
+    assert all(r[col] == "" for r in ranks for col in ["gpu_uuid", *GPU_COLUMNS])
+    assert all(read_csv(out / "stats.csv")[0][col] == "" for col in GPU_COLUMNS)
+
+
+# -- devices: --device, -g, the GPU columns -------------------------------------------------
+def test_cpu_run_on_a_gpu_machine_keeps_the_cpu_expectations(metr_la_dir, tmp_path, fake_cuda):
+    """With CUDA and NVML present (emulated), ``--device cpu`` trains on the CPU and leaves every GPU
+    column empty; NVML is not even asked (before: cuda:0 whenever CUDA existed, NVML index 0 sampled)."""
+    module = load_script("metr_la_main")
+    module.main(small(metr_la_dir, tmp_path / "out"))  # small() passes --device cpu
+    check_outputs(tmp_path / "out", epochs=1)
+    assert fake_cuda.inits == 0 and fake_cuda.uuid_lookups == [] and fake_cuda.index_lookups == []
+
+
+def test_ddp_refuses_a_device_it_cannot_honour(tmp_path):
+    ddp = load_script("pems_ddp")
+    for flags in (["--device", "cuda:1"], ["--device", "cuda"], ["--device", "cpu", "-g", "--dist"]):
+        with pytest.raises(ValueError, match="a DDP run places its ranks itself .* drop --device"):
+            ddp.main(["--dataset", "chickenpox", "--out-dir", str(tmp_path / "out"), "-q", *flags])
+    assert not (tmp_path / "out").exists()
+
+
+def test_ddp_gpu_columns_are_the_maximum_over_ranks():
+    from torch_geometric_temporal.distributed.runner import rank_gpu_peaks
+
+    ranks = [{"gpu_memory_total_mb": 80000.0, "gpu_memory_peak_mb": 900.0, "gpu_max_allocated_mb": 120.0,
+              "gpu_max_reserved_mb": 300.0},
+             {"gpu_memory_total_mb": 80000.0, "gpu_memory_peak_mb": 1500.0, "gpu_max_allocated_mb": 100.0,
+              "gpu_max_reserved_mb": 350.0}]
+    assert rank_gpu_peaks(ranks) == {"gpu_memory_total_mb": 80000.0, "gpu_memory_peak_mb": 1500.0,
+                                     "gpu_max_allocated_mb": 120.0, "gpu_max_reserved_mb": 350.0}
+    assert set(rank_gpu_peaks([{"rank": 0}, {"rank": 1}]).values()) == {None}  # CPU ranks
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_gpu_run_then_resume(chickenpox_path, tmp_path):
+    """``-g`` (data and model on cuda:0) for 1 epoch, then ``--resume`` to 2 epochs, as processes: the
+    resumed run restores its RNG states on the CPU and ends with both epochs and the GPU columns."""
+    out = tmp_path / "out"
+    common = [sys.executable, str(SCRIPTS / "chicken_pox_main.py"), "-m", "index", "-g", "--data-dir",
+              str(chickenpox_path), "--out-dir", str(out), "-bs", "16", "--max-batches", "4", "-q"]
+    first = subprocess.run(common + ["-e", "1"], capture_output=True, text=True, timeout=300, cwd=str(ROOT))
+    assert first.returncode == 0, first.stderr
+    resumed = subprocess.run(common + ["-e", "2", "--resume"], capture_output=True, text=True, timeout=300,
+                             cwd=str(ROOT))
+    assert resumed.returncode == 0, resumed.stderr
+    check_outputs(out, epochs=2, gpu=True)

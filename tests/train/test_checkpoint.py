@@ -117,3 +117,56 @@ def test_kept_settings_free_epochs():
     saved = {"epochs": 3, "lr": 0.01, "lr_milestones": (2,), "seed": 0}
     assert kept_settings(saved, {"epochs": 9, "lr": 0.01, "lr_milestones": [2], "seed": 0}) == []
     assert kept_settings(saved, {"epochs": 9, "lr": 0.5, "seed": 4}) == [("lr", 0.01, 0.5), ("seed", 0, 4)]
+
+
+def test_optimizer_and_best_weights_stay_on_cpu_whatever_map_location(tmp_path):
+    w = torch.nn.Parameter(torch.ones(2))
+    opt = torch.optim.Adam([w], lr=0.1)
+    w.grad = torch.ones(2)
+    opt.step()
+    save_checkpoint({"model": {"w": w.detach()}, "optimizer": opt.state_dict(), "best_model": {"w": w.detach()}},
+                    str(tmp_path / "c.pt"))
+    state = load_checkpoint(str(tmp_path / "c.pt"), map_location="meta")  # stands in for a GPU
+    assert state["model"]["w"].is_meta
+    # Optimizer.load_state_dict puts each entry on its parameter's device itself, and keeps Adam's step on
+    # the CPU as a fresh run has it (moved to the GPU, every step would read it back to the host)
+    assert all(t.device.type == "cpu" for t in state["optimizer"]["state"][0].values())
+    assert state["best_model"]["w"].device.type == "cpu"
+
+
+def test_trainer_resumes_onto_another_device(tmp_path):
+    """The whole resume path (Trainer.resume -> load_checkpoint(map_location=device) -> model, optimizer,
+    scheduler, RNG and loader-generator states) with a non-CPU device: ``meta`` stands in for a GPU."""
+    from torch_geometric_temporal.train.trainer import TrainConfig, Trainer
+
+    class Lin(torch.nn.Linear):
+        def forward(self, X, edge_index, edge_weight=None):
+            return super().forward(X)
+
+    def trainer(device):
+        torch.manual_seed(0)
+        model = Lin(2, 1).to(device)
+        x = torch.randn(12, 3, 3, 2)
+        data = torch.utils.data.TensorDataset(x, x[..., :1])
+        gen = torch.Generator().manual_seed(4)
+        loader = torch.utils.data.DataLoader(data, batch_size=4, shuffle=True, generator=gen)
+        config = TrainConfig(epochs=1, null_value=None, lr_milestones=(1,))
+        return Trainer(model, loader, loader, edge_index=EDGES, out_dir=str(tmp_path), device=device,
+                       config=config), gen
+
+    first, gen = trainer("cpu")
+    first.fit()
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    expected_order = gen.get_state()
+    gen.manual_seed(99)  # resuming must restore it
+    torch.manual_seed(123)
+
+    resumed, gen = trainer(torch.device("meta"))
+    resumed.resume()
+    (param,) = [p for p in resumed.model.parameters() if p.ndim == 2]
+    assert param.is_meta and resumed.epoch == 1 and resumed.scheduler.last_epoch == 1
+    state = resumed.optimizer.state[param]
+    assert state["exp_avg"].is_meta and state["step"].device.type == "cpu" and float(state["step"]) == 3
+    assert all(t.device.type == "cpu" for t in resumed.best_state.values())
+    assert torch.equal(gen.get_state(), expected_order)
+    assert torch.equal(torch.get_rng_state(), saved["rng"]["torch"])

@@ -27,13 +27,13 @@ def test_monitor_writes_rows_and_peaks(tmp_path):
         assert all(r["gpu_memory_used_mb"] == "" for r in rows)
 
 
-def test_nvml_init_failure_means_empty_gpu_columns(tmp_path, monkeypatch):
+def test_nvml_init_failure_means_empty_gpu_columns(tmp_path, monkeypatch, fake_cuda):
     def boom():
         raise RuntimeError("NVML Shared Library Not Found")
 
     fake = types.SimpleNamespace(nvmlInit=boom, nvmlShutdown=lambda: None)
     monkeypatch.setitem(sys.modules, "pynvml", fake)
-    mon = SystemMonitor(str(tmp_path / "s.csv"), interval=10)
+    mon = SystemMonitor(str(tmp_path / "s.csv"), interval=10, device="cuda:0")
     mon.start()
     mon.stop()
     rows = read_csv(tmp_path / "s.csv")
@@ -67,3 +67,44 @@ def test_stop_does_not_hang_on_a_stuck_sample(tmp_path):
         assert mon.peaks()["process_rss_peak_mb"] > 0  # the final sample still ran
     finally:
         release.set()
+
+
+def test_gpu_columns_are_the_training_devices_found_by_uuid(tmp_path, fake_cuda):
+    # cuda:1 is NVML's GPU 0 here: the old index lookup (NVML index 0) reported another GPU
+    with SystemMonitor(str(tmp_path / "s.csv"), interval=10, device="cuda:1") as mon:
+        pass
+    assert fake_cuda.uuid_lookups == [fake_cuda.uuids[1]] and fake_cuda.index_lookups == []
+    rows = read_csv(tmp_path / "s.csv")
+    assert {(r["gpu_memory_used_mb"], r["gpu_memory_total_mb"]) for r in rows} == {("3000.0", "80000.0")}
+    peaks = mon.peaks()
+    assert (peaks["gpu_memory_peak_mb"], peaks["gpu_memory_total_mb"]) == (3000.0, 80000.0)
+    # this process's exact peaks from the allocator, reset when the monitor started
+    assert (peaks["gpu_max_allocated_mb"], peaks["gpu_max_reserved_mb"]) == (101.0, 201.0)
+    assert fake_cuda.resets == [1]
+
+
+def test_cpu_run_leaves_gpu_columns_empty_on_a_gpu_machine(tmp_path, fake_cuda):
+    for device in ("cpu", None):
+        path = tmp_path / f"{device}.csv"
+        with SystemMonitor(str(path), interval=10, device=device) as mon:
+            pass
+        assert all(r["gpu_memory_used_mb"] == "" and r["gpu_memory_total_mb"] == "" for r in read_csv(path))
+        peaks = mon.peaks()
+        assert all(peaks[k] is None for k in ("gpu_memory_total_mb", "gpu_memory_peak_mb", "gpu_max_allocated_mb",
+                                              "gpu_max_reserved_mb"))
+    assert fake_cuda.inits == 0 and fake_cuda.resets == []
+
+
+def test_plain_cuda_means_the_current_device(tmp_path, fake_cuda):
+    with SystemMonitor(None, interval=10, device="cuda") as mon:
+        pass
+    assert fake_cuda.uuid_lookups == [fake_cuda.uuids[0]]
+    assert mon.peaks()["gpu_memory_total_mb"] == 16000.0 and mon.peaks()["gpu_max_allocated_mb"] == 100.0
+
+
+def test_nvml_without_the_device_keeps_the_allocator_peaks(tmp_path, fake_cuda, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device=None: types.SimpleNamespace(uuid="ffff"))
+    with SystemMonitor(None, interval=10, device="cuda:0") as mon:  # NVML knows no GPU-ffff (e.g. a MIG slice)
+        pass
+    peaks = mon.peaks()
+    assert peaks["gpu_memory_peak_mb"] is None and peaks["gpu_max_reserved_mb"] == 200.0

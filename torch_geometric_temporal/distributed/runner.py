@@ -31,14 +31,19 @@ import torch
 
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.distributed.ddp import RankContext
+from torch_geometric_temporal.train.stats import GPU_COLUMNS
 
 log = logging.getLogger(__name__)
 
 MODES = ("index", "dask-index", "dask")
 
-#: Columns of ``ranks.csv``.
-RANK_COLUMNS = ["rank", "worker", "host", "peak_rss_mb", "data_rss_mb", "resident_rows", "series_rows",
-                "training_seconds"]
+#: Columns of ``ranks.csv``: ``device`` is the rank's training device as the
+#: rank sees it, ``gpu_uuid`` the physical GPU's UUID, then the GPU columns of
+#: :data:`~torch_geometric_temporal.train.stats.GPU_COLUMNS` for that GPU
+#: (empty on CPU ranks).
+RANK_COLUMNS = ["rank", "worker", "host", "device", "gpu_uuid", "peak_rss_mb", "data_rss_mb", "resident_rows",
+                "series_rows", "training_seconds", "gpu_memory_total_mb", "gpu_memory_peak_mb",
+                "gpu_max_allocated_mb", "gpu_max_reserved_mb"]
 
 
 @dataclass
@@ -202,6 +207,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
     from torch_geometric_temporal.train.cli import data_identity, load_data, run_identity
     from torch_geometric_temporal.train.metrics import StandardScaler
     from torch_geometric_temporal.train.models import build_model
+    from torch_geometric_temporal.train.monitor import SystemMonitor, nvml_uuid
     from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
 
     spec, args = job.spec, job.args
@@ -219,9 +225,11 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
         worker_client = require("distributed", "dask", "Dask-launched DDP").worker_client
 
         context = worker_client()  # secede: the persisted windows' tasks need this worker's thread
-    with context as client:
-        if args.mode == "index":
-            data = load_data(spec, args, world_size=ctx.world_size, ddp_rank=ctx.rank)
+    # a GPU rank samples its own GPU (NVML, by UUID) and reads its allocator peaks; a CPU rank has no GPU figures
+    gpu_monitor = SystemMonitor(device=ctx.device) if ctx.device.type == "cuda" else contextlib.nullcontext(None)
+    with context as client, gpu_monitor as monitor:
+        if args.mode == "index":  # -g: the series on this rank's own device
+            data = load_data(spec, args, world_size=ctx.world_size, ddp_rank=ctx.rank, device=ctx.device)
             loaders = [data.train_loader, data.val_loader, data.test_loader]
             edge_index, edge_weight, mean, std = data.edge_index, data.edge_weight, data.mean, data.std
             num_features, num_nodes = data.num_features, data.num_nodes
@@ -275,12 +283,38 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
             "resident_rows": resident_rows,
             "series_rows": series_rows,
             "time_ranges": held[0].time_ranges if held else None,
+            "device": str(ctx.device),
+            "gpu_uuid": nvml_uuid(ctx.device) if ctx.device.type == "cuda" else None,
         }
         if job.return_state and ctx.rank == 0:
             out["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         # Drop DDP module, optimizer and loaders before the process group goes.
         del trainer, ddp, model, loaders, held
         gc.collect()
+    if monitor is not None:  # stopped on leaving the block: its peaks are final
+        out.update({k: v for k, v in monitor.peaks().items() if k in GPU_COLUMNS})
+    return out
+
+
+def check_ddp_device(args: argparse.Namespace) -> None:
+    r"""Refuse a ``--device`` a DDP run cannot honour: the ranks' devices
+    follow ``-g`` (each rank on its own GPU with NCCL) or its absence (every
+    rank on the CPU with gloo), so only ``auto`` and, without ``-g``,
+    ``cpu`` are accepted."""
+    device = getattr(args, "device", None) or "auto"
+    if device == "auto" or (device == "cpu" and not getattr(args, "gpu", False)):
+        return
+    raise ValueError(f"--device {device}: a DDP run places its ranks itself (-g: each rank on its own GPU, "
+                     "without -g: on the CPU); drop --device")
+
+
+def rank_gpu_peaks(ranks: Sequence[Dict[str, Any]]) -> Dict[str, Optional[float]]:
+    r"""The GPU columns of a DDP run's ``stats.csv``: each one the maximum
+    over the ranks that report it (``None`` when none does, e.g. on CPU)."""
+    out: Dict[str, Optional[float]] = {}
+    for column in GPU_COLUMNS:
+        values = [r[column] for r in ranks if r.get(column) is not None]
+        out[column] = max(values) if values else None
     return out
 
 
@@ -329,6 +363,7 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
 
     t_start = time.perf_counter()
     args = argparse.Namespace(**vars(args))  # resuming may replace some values
+    check_ddp_device(args)
     world = int(args.npar) * int(getattr(args, "nodes", 1) or 1)
     # this process holds the out-dir's lock for the whole run; rank 0 writes the checkpoint
     with RunDirectory(args.out_dir, resume=bool(args.resume),
@@ -379,10 +414,12 @@ def _run_ddp(spec, args, callbacks, client, return_state, run_dir, world: int, t
                         pass
     total = time.perf_counter() - t_start
     main = ranks[0]
+    # memory summed over this node's workers; the GPU figures are the ranks' own (the maximum over them)
+    peaks = {**monitor.peaks(), **rank_gpu_peaks(ranks)}
     row = write_stats(args.out_dir, dataset=spec.name, args=args, preprocessing_seconds=preprocessing,
                       training_seconds=main["training_seconds"], total_seconds=total,
                       best_train_mae=main["best_train_mae"], best_val_mae=main["best_val_mae"],
-                      test=main["test"], peaks=monitor.peaks(), epochs=len(main["history"]))
+                      test=main["test"], peaks=peaks, epochs=len(main["history"]))
     rank_rows = [{**{k: r.get(k) for k in RANK_COLUMNS}, "worker": addrs[r["rank"]]} for r in ranks]
     write_csv_atomic(os.path.join(args.out_dir, "ranks.csv"), RANK_COLUMNS, rank_rows)
     log.info("DDP run on %d ranks: %.2fs; test MAE %s", world, total, row["test_mae"])

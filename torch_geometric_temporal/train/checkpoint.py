@@ -52,9 +52,13 @@ CHECKPOINT_NAME = "checkpoint.pt"
 CHECKPOINT_FORMAT = "torch_geometric_temporal.checkpoint/2"
 
 #: Entries of a checkpoint that :func:`load_checkpoint` keeps on the CPU
-#: whatever ``map_location`` says (``torch.set_rng_state`` and
-#: ``Generator.set_state`` take CPU byte tensors only).
-_CPU_ENTRIES = ("rng", "loader_rng")
+#: whatever ``map_location`` says: the random states (``torch.set_rng_state``
+#: and ``Generator.set_state`` take CPU byte tensors only), the optimizer
+#: state (``Optimizer.load_state_dict`` moves each entry to its parameter's
+#: device itself, and keeps Adam's ``step`` counts on the CPU, as a fresh run
+#: has them: on the GPU every step would read them back to the host) and the
+#: best weights (the trainer keeps them on the CPU).
+_CPU_ENTRIES = ("rng", "loader_rng", "optimizer", "best_model")
 
 
 class CheckpointError(ValueError):
@@ -126,7 +130,9 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
     code); returns the saved dict (without the format stamp).
 
     Tensors go to :obj:`map_location`, except the random-number-generator
-    states (``"rng"``, ``"loader_rng"``), which stay on the CPU.
+    states (``"rng"``, ``"loader_rng"``), the optimizer state and the best
+    weights (``"optimizer"``, ``"best_model"``), which stay on the CPU (see
+    :data:`_CPU_ENTRIES`).
 
     Args:
         path (str): the checkpoint file.
@@ -168,7 +174,9 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> Dict[str, Any]:
 # ----------------------------------------------------------------------------
 def rng_state() -> Dict[str, Any]:
     r"""The states of Python's :mod:`random`, NumPy's global generator and
-    PyTorch (CPU and every GPU), as tensors and numbers."""
+    PyTorch (CPU, and every GPU once this process has initialized CUDA: a
+    CPU run on a GPU machine creates no CUDA context here), as tensors and
+    numbers."""
     version, words, gauss_next = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
     state: Dict[str, Any] = {
@@ -178,7 +186,7 @@ def rng_state() -> Dict[str, Any]:
                   "pos": int(pos), "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
         "torch": torch.get_rng_state(),
     }
-    if torch.cuda.is_available():  # pragma: no cover - no GPU in CI
+    if torch.cuda.is_available() and torch.cuda.is_initialized():  # pragma: no cover - no GPU in CI
         state["cuda"] = [s.cpu() for s in torch.cuda.get_rng_state_all()]
     return state
 
@@ -191,8 +199,9 @@ def set_rng_state(state: Mapping[str, Any]) -> None:
     np.random.set_state((npy["name"], npy["keys"].cpu().numpy().astype(np.uint32), npy["pos"],
                          npy["has_gauss"], npy["cached_gaussian"]))
     torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():  # pragma: no cover
-        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    if "cuda" in state and torch.cuda.is_available():  # pragma: no cover - queued until CUDA is initialized
+        for index, cuda in enumerate(state["cuda"][:torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda.cpu(), index)
 
 
 # ----------------------------------------------------------------------------

@@ -12,7 +12,7 @@ Every script is a :class:`DatasetSpec` plus its entry points::
         sys.exit(run_script(main))  # a user error: one line on stderr, exit status 2
 
 :func:`run_experiment` loads the data (``--mode base|index``, ``--gpu``,
-``--mmap``), builds the model (``--model batched|seq2seq``), trains it with
+``--mmap``), picks the device (:func:`run_device`: ``--device``), builds the model (``--model batched|seq2seq``), trains it with
 :class:`~torch_geometric_temporal.train.trainer.Trainer` while a
 :class:`~torch_geometric_temporal.train.monitor.SystemMonitor` samples memory,
 and writes ``stats.csv``, ``per_epoch_stats.csv``, ``system_stats.csv`` and
@@ -23,6 +23,7 @@ import importlib
 import inspect
 import logging
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -39,8 +40,8 @@ from torch_geometric_temporal.train.script import ScriptArgumentParser, cuda_pro
 from torch_geometric_temporal.train.stats import write_stats
 from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
 
-__all__ = ["DatasetSpec", "str2bool", "build_parser", "parse_args", "load_data", "run_experiment", "run_identity",
-           "apply_checkpoint_settings", "KEPT_ON_RESUME"]
+__all__ = ["DatasetSpec", "str2bool", "device_flag", "run_device", "build_parser", "parse_args", "load_data",
+           "run_experiment", "run_identity", "apply_checkpoint_settings", "KEPT_ON_RESUME"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,54 @@ def str2bool(value) -> bool:
     if text in _FALSE:
         return False
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def device_flag(value: str) -> str:
+    r"""Parse ``--device``: ``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (any
+    case); whether the device exists is checked by :func:`run_device`."""
+    text = str(value).strip().lower()
+    if text in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"expected auto, cpu, cuda or cuda:N, got {value!r}")
+
+
+def run_device(args: argparse.Namespace) -> torch.device:
+    r"""The device a single-process run trains on, from ``--device`` and
+    ``-g/--gpu``.
+
+    ``auto`` (the default) is ``cuda:0`` (the first device
+    ``CUDA_VISIBLE_DEVICES`` shows) when CUDA is available, else the CPU;
+    ``cuda`` is ``cuda:0``. ``-g`` also keeps the data on that device, so it
+    needs a CUDA device: ``-g`` with ``--device cpu``, or on a machine
+    without CUDA, is refused.
+
+    Args:
+        args (argparse.Namespace): ``device`` (default ``"auto"``) and ``gpu``.
+
+    Raises:
+        ValueError: one line naming the problem and the fix: no CUDA device,
+            ``cuda:N`` beyond the devices there are, ``-g`` with
+            ``--device cpu``.
+    """
+    name = device_flag(getattr(args, "device", None) or "auto")
+    gpu = bool(getattr(args, "gpu", False))
+    if name == "cpu":
+        if gpu:
+            raise ValueError("-g/--gpu keeps the data on the GPU, and --device cpu trains on the CPU; "
+                             "drop -g or --device cpu")
+        return torch.device("cpu")
+    if not torch.cuda.is_available():
+        if name == "auto":
+            if gpu:
+                raise ValueError(cuda_problem())
+            return torch.device("cpu")
+        raise ValueError(f"--device {name}: this machine has no CUDA device; use --device cpu (or auto)")
+    index = int(name.partition(":")[2] or 0)
+    count = torch.cuda.device_count()
+    if index >= count:
+        raise ValueError(f"--device {name}: this machine has {count} CUDA device{'s' if count != 1 else ''} "
+                         f"(cuda:0 to cuda:{count - 1}); choose one of them or --device auto")
+    return torch.device("cuda", index)
 
 
 @dataclass
@@ -130,7 +179,11 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     flag = dict(type=str2bool, nargs="?", const=True, default=False, metavar="BOOL")
     p.add_argument("-m", "--mode", choices=("base", "index"), default="base",
                    help="base: materialize every window up front; index: index-batching")
-    p.add_argument("-g", "--gpu", help="preprocess the data on the GPU and keep it there", **flag)
+    p.add_argument("-g", "--gpu", help="preprocess the data on the training device (a GPU) and keep it there; "
+                   "needs a CUDA --device (auto picks cuda:0)", **flag)
+    p.add_argument("--device", type=device_flag, default="auto", metavar="{auto,cpu,cuda,cuda:N}",
+                   help="where the model trains: auto is cuda:0 when CUDA is available, else cpu "
+                   "(DDP, pems_ddp.py: each rank on its own GPU with -g, else on the CPU)")
     p.add_argument("-d", "--debug", help="debug logging", **flag)
     p.add_argument("-e", "--epochs", type=int, default=spec.epochs)
     p.add_argument("-bs", "--batch-size", type=int, default=spec.batch_size)
@@ -184,8 +237,10 @@ def parse_args(spec: DatasetSpec, argv: Optional[Sequence[str]] = None) -> argpa
         parser.error(f"--max-batches must be >= 1, got {args.max_batches}")
     if args.threads is not None and args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
-    if args.gpu and cuda_problem() is not None:  # before anything is loaded or written
-        parser.error(cuda_problem())
+    try:  # before anything is loaded or written
+        run_device(args)
+    except ValueError as exc:
+        parser.error(str(exc))
     return args
 
 
@@ -217,9 +272,22 @@ class LoadedData:
     num_timesteps_out: int
 
 
-def load_data(spec: DatasetSpec, args: argparse.Namespace, world_size: int = -1, ddp_rank: int = -1) -> LoadedData:
+def load_data(spec: DatasetSpec, args: argparse.Namespace, world_size: int = -1, ddp_rank: int = -1,
+              device: Optional[torch.device] = None) -> LoadedData:
     r"""Instantiate ``spec.loader`` and return its split loaders in
-    ``args.mode`` (``get_index_dataset`` or ``get_base_dataset``)."""
+    ``args.mode`` (``get_index_dataset`` or ``get_base_dataset``).
+
+    Args:
+        spec (DatasetSpec): the dataset.
+        args (argparse.Namespace): from :func:`parse_args` (``mode``,
+            ``gpu``, ``mmap``, ``batch_size``, ...).
+        world_size (int): DDP world size (``-1``: no DDP).
+        ddp_rank (int): this process's DDP rank (``-1``: no DDP).
+        device (torch.device, optional): the device this process trains
+            on; with ``args.gpu`` the data is preprocessed and kept there
+            (a DDP rank passes its own GPU). ``None``: :func:`run_device`.
+            Without ``args.gpu`` the data stays on the CPU.
+    """
     cls = _import(spec.loader)
     init_kwargs = {"raw_data_dir": args.data_dir} if args.data_dir else {}
     loader = cls(**_accepted(cls.__init__, init_kwargs))
@@ -234,14 +302,17 @@ def load_data(spec: DatasetSpec, args: argparse.Namespace, world_size: int = -1,
     if spec.lags_argument:
         kwargs["lags"] = spec.num_timesteps_in
     if args.gpu:
-        if not torch.cuda.is_available():
-            raise ValueError("--gpu needs a CUDA device, and none is available; drop --gpu.")
-        kwargs["allGPU"] = 0
+        device = run_device(args) if device is None else torch.device(device)
+        if device.type != "cuda":
+            raise ValueError(f"-g/--gpu keeps the data on a CUDA device, and this run trains on {device}; drop -g.")
+        kwargs["device"] = device
     if args.mmap:
         kwargs["mmap"] = True
     accepted = _accepted(method, kwargs)
     if args.mmap and "mmap" not in accepted:
         raise ValueError(f"{cls.__name__} cannot memory-map its data; drop --mmap.")
+    if args.gpu and "device" not in accepted:
+        raise ValueError(f"{cls.__name__} cannot keep its data on a GPU; drop -g.")
     out = tuple(method(**accepted))
     if len(out) == 7:
         train, val, test, edges, weights, mean, std = out
@@ -327,7 +398,7 @@ def run_experiment(spec: DatasetSpec, args: argparse.Namespace, callbacks: Seque
     t_start = time.perf_counter()
     _configure_logging(args)
     args = argparse.Namespace(**vars(args))  # resuming may replace some values
-    device = torch.device("cuda:0" if torch.cuda.is_available() else "cpu")
+    device = run_device(args)
     with RunDirectory(args.out_dir, resume=bool(args.resume),
                       overwrite=bool(getattr(args, "overwrite", False))) as run_dir:
         if args.resume:
@@ -347,9 +418,10 @@ def _run(spec, args, callbacks, run_dir: RunDirectory, device, t_start) -> Dict[
 
     out_dir = run_dir.path
     # memory samples reach system_stats.csv once training started: a failed start writes nothing
-    with SystemMonitor(os.path.join(out_dir, "system_stats.csv"), write_when=run_dir.started_since_claim) as monitor:
+    with SystemMonitor(os.path.join(out_dir, "system_stats.csv"), device=device,
+                       write_when=run_dir.started_since_claim) as monitor:
         seed_everything(args.seed)
-        data = load_data(spec, args)
+        data = load_data(spec, args, device=device)
         preprocessing = time.perf_counter() - t_start
 
         seed_everything(args.seed)  # model init independent of the data path taken

@@ -1,15 +1,23 @@
-r"""A background thread sampling process and system memory (psutil) and GPU
-memory (NVML) about once per second."""
+r"""A background thread sampling process and system memory (psutil) and the
+memory of the run's GPU (NVML) about once per second, plus the peak memory
+PyTorch's CUDA allocator held for this process.
+
+GPU figures come only for a CUDA training device, and for that device: the
+NVML handle is looked up by the device's UUID (NVML numbers the GPUs of the
+machine and ignores ``CUDA_VISIBLE_DEVICES``, so its index 0 need not be
+``cuda:0``)."""
 import logging
 import os
 import threading
 import time
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
 
+import torch
+
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.stats import SYSTEM_COLUMNS, CSVAppender
 
-__all__ = ["SystemMonitor", "sample_memory"]
+__all__ = ["SystemMonitor", "sample_memory", "nvml_uuid", "cuda_memory_peaks"]
 
 log = logging.getLogger(__name__)
 
@@ -18,21 +26,54 @@ _MB = 1024.0 ** 2
 PidSource = Union[None, Sequence[int], Callable[[], Iterable[int]]]
 
 
-class _GPU:
-    r"""NVML handle for one device, or nothing when NVML is unusable."""
+def _cuda(device) -> Optional[torch.device]:
+    r"""``device`` as a :class:`torch.device` when it is a CUDA device (index
+    filled in), else ``None``."""
+    if device is None:
+        return None
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    return device if device.index is not None else torch.device("cuda", torch.cuda.current_device())
 
-    def __init__(self, index: int = 0):
+
+def nvml_uuid(device) -> str:
+    r"""The NVML UUID (``GPU-...``, or ``MIG-...`` for a MIG instance) of the
+    CUDA device :obj:`device`, from
+    :func:`torch.cuda.get_device_properties` (which honours
+    ``CUDA_VISIBLE_DEVICES``)."""
+    uuid = str(torch.cuda.get_device_properties(device).uuid)
+    return uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"
+
+
+def cuda_memory_peaks(device) -> Dict[str, Optional[float]]:
+    r"""``gpu_max_allocated_mb`` / ``gpu_max_reserved_mb``: the peak memory
+    of this process's tensors on :obj:`device` and the peak its caching
+    allocator reserved (:func:`torch.cuda.max_memory_allocated` /
+    :func:`torch.cuda.max_memory_reserved`, MB); ``None`` for a CPU device."""
+    device = _cuda(device)
+    if device is None:
+        return {"gpu_max_allocated_mb": None, "gpu_max_reserved_mb": None}
+    return {"gpu_max_allocated_mb": round(torch.cuda.max_memory_allocated(device) / _MB, 3),
+            "gpu_max_reserved_mb": round(torch.cuda.max_memory_reserved(device) / _MB, 3)}
+
+
+class _GPU:
+    r"""NVML handle of one CUDA device (found by its UUID), or nothing when
+    NVML is unusable."""
+
+    def __init__(self, device: torch.device):
         self.handle = None
         self._nvml = None
         try:
             pynvml = require("pynvml", "monitor", "GPU memory columns")
 
             pynvml.nvmlInit()
-            self.handle = pynvml.nvmlDeviceGetHandleByIndex(index)
             self._nvml = pynvml
+            self.handle = pynvml.nvmlDeviceGetHandleByUUID(nvml_uuid(device))
         except Exception as exc:  # no driver, no device, no package: no GPU columns
-            log.debug("NVML unavailable (%s); GPU memory columns stay empty", exc)
-            self.handle = None
+            log.debug("NVML unavailable for %s (%s); GPU memory columns stay empty", device, exc)
+            self.close()
 
     def memory(self):
         if self.handle is None:
@@ -49,8 +90,8 @@ class _GPU:
                 self._nvml.nvmlShutdown()
             except Exception:  # pragma: no cover
                 pass
-            self._nvml = None
-            self.handle = None
+        self._nvml = None
+        self.handle = None
 
 
 def _rss_mb(pids: PidSource) -> float:
@@ -75,7 +116,8 @@ def sample_memory(pids: PidSource = None, gpu: Optional[_GPU] = None) -> Dict[st
         pids (list of int or callable, optional): processes whose RSS is
             summed (e.g. the Dask workers of a node); ``None`` for this
             process.
-        gpu: an NVML handle wrapper; ``None`` leaves GPU columns empty.
+        gpu: the NVML handle of the run's GPU; ``None`` leaves the GPU
+            columns empty.
     """
     psutil = require("psutil", "monitor", "The memory monitor")
 
@@ -95,8 +137,14 @@ class SystemMonitor:
     r"""Samples memory once per ``interval`` seconds in a daemon thread.
 
     Each sample is appended (whole row, flushed) to ``path`` when given, and
-    the peaks are kept for ``stats.csv``. Without a usable GPU (no driver:
-    ``pynvml.nvmlInit`` raises) the GPU columns are empty.
+    the peaks are kept for ``stats.csv``. The GPU columns are filled only
+    when :obj:`device` is a CUDA device and NVML can see it (the NVML
+    handle is looked up by that device's UUID): ``gpu_memory_used_mb`` is
+    NVML's device-wide used memory (every process on that GPU, sampled once
+    per ``interval``, so short peaks may be missed). :meth:`peaks` adds
+    this process's exact peaks from PyTorch's allocator
+    (:func:`cuda_memory_peaks`, reset when the monitor starts). A CPU run,
+    or ``device=None``, leaves every GPU column empty.
 
     Use as a context manager or with :meth:`start` / :meth:`stop`.
 
@@ -106,7 +154,9 @@ class SystemMonitor:
         pids (list of int or callable, optional): processes whose RSS is
             summed into ``process_rss_mb``; a callable is re-evaluated at each
             sample. ``None`` for the current process.
-        gpu_index (int): NVML device index. (default: ``0``)
+        device (torch.device, optional): the device the run trains on; GPU
+            columns only for a CUDA device (``cuda`` means the current
+            one). (default: ``None``, no GPU columns)
         write_when (callable, optional): ``write_when() -> bool``, asked at
             each sample; until it returns ``True`` the samples are kept in
             memory and :obj:`path` is not touched, then they are appended
@@ -115,13 +165,13 @@ class SystemMonitor:
     """
 
     def __init__(self, path: Optional[str] = None, interval: float = 1.0, pids: PidSource = None,
-                 gpu_index: int = 0, write_when: Optional[Callable[[], bool]] = None):
+                 device: Union[None, str, torch.device] = None, write_when: Optional[Callable[[], bool]] = None):
         if interval <= 0:
             raise ValueError(f"SystemMonitor: interval must be > 0 seconds, got {interval}.")
         self.path = path
         self.interval = float(interval)
         self.pids = pids
-        self.gpu_index = gpu_index
+        self.device = None if device is None else torch.device(device)
         self.write_when = write_when
         self._pending: List[Dict[str, object]] = []
         self._write_lock = threading.Lock()
@@ -131,6 +181,7 @@ class SystemMonitor:
         self.system_memory_total_mb: Optional[float] = None
         self.peak_gpu_memory_mb: Optional[float] = None
         self.gpu_memory_total_mb: Optional[float] = None
+        self.allocator_peaks: Dict[str, Optional[float]] = cuda_memory_peaks(None)
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
@@ -184,7 +235,10 @@ class SystemMonitor:
             return self
         if self.path is not None and self.write_when is None:
             self._writer = CSVAppender(self.path, SYSTEM_COLUMNS, fsync=False)
-        self._gpu = _GPU(self.gpu_index)
+        cuda = _cuda(self.device)
+        if cuda is not None:
+            torch.cuda.reset_peak_memory_stats(cuda)
+            self._gpu = _GPU(cuda)
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="SystemMonitor", daemon=True)
         self._thread.start()
@@ -206,6 +260,7 @@ class SystemMonitor:
         if self._gpu is not None:
             self._gpu.close()
             self._gpu = None
+        self.allocator_peaks = cuda_memory_peaks(self.device)
 
     def __enter__(self) -> "SystemMonitor":
         return self.start()
@@ -214,7 +269,9 @@ class SystemMonitor:
         self.stop()
 
     def peaks(self) -> Dict[str, Optional[float]]:
-        r"""Peak values for ``stats.csv`` (MB; ``None`` when unknown)."""
+        r"""Peak values for ``stats.csv`` (MB; ``None`` when unknown): the
+        sampled ones, and PyTorch's allocator peaks read when the monitor
+        stopped."""
         with self._lock:
             return {
                 "system_memory_total_mb": self.system_memory_total_mb,
@@ -222,4 +279,5 @@ class SystemMonitor:
                 "process_rss_peak_mb": self.peak_process_rss_mb,
                 "gpu_memory_total_mb": self.gpu_memory_total_mb,
                 "gpu_memory_peak_mb": self.peak_gpu_memory_mb,
+                **self.allocator_peaks,
             }

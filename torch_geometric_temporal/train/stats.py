@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 from torch_geometric_temporal._atomic import atomic_write
 
 __all__ = [
+    "GPU_COLUMNS",
     "STATS_COLUMNS",
     "PER_EPOCH_COLUMNS",
     "SYSTEM_COLUMNS",
@@ -26,8 +27,18 @@ __all__ = [
     "read_csv",
 ]
 
-#: Columns of ``stats.csv`` (one row per run). Memory in MB; GPU columns are
-#: empty without a GPU.
+#: GPU columns of ``stats.csv`` and ``ranks.csv`` (MB), empty when the run
+#: trains on the CPU: ``gpu_memory_total_mb`` / ``gpu_memory_peak_mb`` are
+#: NVML's size and peak sampled used memory of the training GPU (device-wide:
+#: other processes on that GPU count too; sampled about once a second),
+#: ``gpu_max_allocated_mb`` / ``gpu_max_reserved_mb`` the exact peaks of this
+#: run's tensors and of what PyTorch's caching allocator reserved. Under DDP
+#: ``stats.csv`` holds the maximum over the ranks and ``ranks.csv`` each rank's.
+GPU_COLUMNS: List[str] = ["gpu_memory_total_mb", "gpu_memory_peak_mb", "gpu_max_allocated_mb",
+                          "gpu_max_reserved_mb"]
+
+#: Columns of ``stats.csv`` (one row per run). Memory in MB; the GPU columns
+#: (:data:`GPU_COLUMNS`) are empty for a CPU run.
 STATS_COLUMNS: List[str] = [
     "dataset",
     "mode",
@@ -45,14 +56,15 @@ STATS_COLUMNS: List[str] = [
     "system_memory_total_mb",
     "system_memory_peak_mb",
     "process_rss_peak_mb",
-    "gpu_memory_total_mb",
-    "gpu_memory_peak_mb",
+    *GPU_COLUMNS,
 ]
 
 #: Columns of ``per_epoch_stats.csv`` (one row per finished epoch).
 PER_EPOCH_COLUMNS: List[str] = ["epoch", "runtime_seconds", "train_mae", "val_mae", "lr"]
 
-#: Columns of ``system_stats.csv`` (one row per monitor sample, ~1 per second).
+#: Columns of ``system_stats.csv`` (one row per monitor sample, ~1 per second;
+#: the GPU columns are NVML's device-wide figures of the training GPU, empty
+#: for a CPU run).
 SYSTEM_COLUMNS: List[str] = [
     "timestamp",
     "process_rss_mb",

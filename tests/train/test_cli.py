@@ -1,0 +1,128 @@
+"""The training scripts' device choice (``--device``, ``-g``) and where
+``load_data`` puts the data, on CPU: a CUDA machine is emulated by the
+``fake_cuda`` fixture (nothing runs on it)."""
+import argparse
+
+import pytest
+import torch
+
+from torch_geometric_temporal.dataset._windows import resolve_device
+from torch_geometric_temporal.train import cli
+from torch_geometric_temporal.train.cli import DatasetSpec, device_flag, load_data, parse_args, run_device
+
+SPEC = DatasetSpec(name="fake", loader="torch_geometric_temporal.dataset.chickenpox:ChickenpoxDatasetLoader",
+                   num_timesteps_in=4, num_timesteps_out=4, null_value=None)
+
+
+def args(*argv):
+    return parse_args(SPEC, list(argv))
+
+
+def test_device_flag_spellings():
+    assert [device_flag(v) for v in ("auto", "CPU", "cuda", " cuda:3 ")] == ["auto", "cpu", "cuda", "cuda:3"]
+    for bad in ("tpu", "cuda:", "cuda:-1", "gpu"):
+        with pytest.raises(argparse.ArgumentTypeError, match="expected auto, cpu, cuda or cuda:N"):
+            device_flag(bad)
+
+
+def test_run_device_without_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert run_device(args()) == torch.device("cpu")  # auto
+    assert run_device(args("--device", "cpu")) == torch.device("cpu")
+    for flags in (["--device", "cuda"], ["--device", "cuda:1"], ["-g"]):
+        namespace = argparse.Namespace(device=flags[1] if flags[0] == "--device" else "auto", gpu=flags == ["-g"])
+        with pytest.raises(ValueError, match="no CUDA device"):
+            run_device(namespace)
+
+
+def test_run_device_on_a_cuda_machine(fake_cuda):
+    assert run_device(args()) == torch.device("cuda", 0)  # auto picks the GPU
+    assert run_device(args("--device", "cuda")) == torch.device("cuda", 0)
+    assert run_device(args("--device", "cuda:1", "-g")) == torch.device("cuda", 1)
+    assert run_device(args("--device", "cpu")) == torch.device("cpu")
+    with pytest.raises(ValueError, match=r"--device cuda:2: this machine has 2 CUDA devices \(cuda:0 to cuda:1\)"):
+        run_device(argparse.Namespace(device="cuda:2", gpu=False))
+    with pytest.raises(ValueError, match="drop -g or --device cpu"):
+        run_device(argparse.Namespace(device="cpu", gpu=True))
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--device", "cuda:2"], "this machine has 2 CUDA devices"),
+    (["--device", "cpu", "-g"], "drop -g or --device cpu"),
+    (["--device", "tpu"], "expected auto, cpu, cuda or cuda:N"),
+])
+def test_bad_device_is_one_line(fake_cuda, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        args(*argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+
+
+class FakeLoader:
+    """Records the arguments of ``get_index_dataset``; one small split."""
+
+    calls = []
+
+    def get_index_dataset(self, lags=4, batch_size=4, shuffle=False, allGPU=-1, world_size=-1, ddp_rank=-1, *,
+                          device=None, **kwargs):
+        type(self).calls.append({"device": resolve_device(device, allGPU), "world_size": world_size,
+                                 "ddp_rank": ddp_rank})
+        x = torch.zeros(6, 4, 3, 2)
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x[..., :1]), batch_size=batch_size)
+        edges = torch.tensor([[0, 1], [1, 2]])
+        return loader, loader, loader, edges, torch.ones(2), torch.zeros(2), torch.ones(2)
+
+
+@pytest.fixture
+def fake_loader(monkeypatch):
+    FakeLoader.calls = []
+    monkeypatch.setattr(cli, "_import", lambda path: FakeLoader)
+    return FakeLoader.calls
+
+
+def test_gpu_data_goes_to_the_training_device(fake_cuda, fake_loader):
+    load_data(SPEC, args("-m", "index", "-g", "--device", "cuda:1"))  # was cuda:0 whatever the device
+    load_data(SPEC, args("-m", "index", "-g"))  # auto: cuda:0
+    load_data(SPEC, args("-m", "index", "--device", "cuda:1"))  # no -g: the data stays on the CPU
+    assert [c["device"] for c in fake_loader] == [torch.device("cuda", 1), torch.device("cuda", 0), None]
+
+
+def test_ddp_rank_gpu_data_goes_to_the_ranks_device(fake_cuda, fake_loader):
+    load_data(SPEC, args("-m", "index", "-g"), world_size=2, ddp_rank=1, device=torch.device("cuda", 1))
+    assert fake_loader == [{"device": torch.device("cuda", 1), "world_size": 2, "ddp_rank": 1}]
+    with pytest.raises(ValueError, match="trains on cpu; drop -g"):
+        load_data(SPEC, args("-m", "index", "-g"), device=torch.device("cpu"))
+
+
+def test_train_rank_loads_its_data_onto_its_own_gpu(fake_cuda, monkeypatch):
+    """A DDP rank on cuda:1 with ``-m index -g``: its series goes to cuda:1, not to GPU 0 of every rank."""
+    pytest.importorskip("psutil")
+    from torch_geometric_temporal.distributed.ddp import RankContext
+    from torch_geometric_temporal.distributed.runner import DDPJob, train_rank
+
+    seen = []
+
+    class Loaded(Exception):
+        pass
+
+    def fake_load_data(spec, args, world_size=-1, ddp_rank=-1, device=None):
+        seen.append((device, world_size, ddp_rank))
+        raise Loaded
+
+    monkeypatch.setattr(cli, "load_data", fake_load_data)
+    ctx = RankContext(rank=1, world_size=2, local_rank=1, backend="nccl", device=torch.device("cuda", 1))
+    with pytest.raises(Loaded):
+        train_rank(ctx, DDPJob(SPEC, args("-m", "index", "-g"), world_size=2))
+    assert seen == [(torch.device("cuda", 1), 2, 1)]
+    assert fake_cuda.uuid_lookups == [fake_cuda.uuids[1]]  # the rank samples its own GPU
+
+
+def test_run_experiment_trains_on_the_chosen_device(fake_cuda, monkeypatch, tmp_path):
+    pytest.importorskip("psutil")
+    devices = []
+    monkeypatch.setattr(cli, "_run", lambda spec, args, callbacks, run_dir, device, t0: devices.append(device) or {})
+    cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "a"), "-q"))
+    cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "b"), "-q", "--device", "cpu"))
+    cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "c"), "-q", "--device", "cuda:1"))
+    assert devices == [torch.device("cuda", 0), torch.device("cpu"), torch.device("cuda", 1)]
