@@ -347,7 +347,7 @@ def run_ddp_experiment(spec: Any, args: argparse.Namespace, callbacks: Sequence[
         spec (DatasetSpec): the dataset.
         args (argparse.Namespace): see ``scalability_testing/pems_ddp.py``;
             uses ``mode``, ``npar``, ``dist``, ``scheduler_file``, ``nodes``,
-            ``gpu``, ``timeout``, ``collective_timeout`` besides the
+            ``gpu``, ``timeout``, ``collective_timeout`` (``None``: by backend) besides the
             single-node options; ``threads`` (default ``1``: one worker per
             core) sets ``torch.set_num_threads`` in every rank.
         callbacks (list): picklable :class:`Trainer` callbacks run on every rank.
@@ -404,7 +404,7 @@ def _run_ddp(spec, args, callbacks, client, return_state, run_dir, world: int, t
             preprocessing = time.perf_counter() - t_start
             try:
                 ranks = run_ddp(client, train_rank, job, workers=addrs, backend=default_backend(bool(args.gpu)),
-                                timeout=timeout, collective_timeout=float(getattr(args, "collective_timeout", 300.0)),
+                                timeout=timeout, collective_timeout=getattr(args, "collective_timeout", None),
                                 num_threads=getattr(args, "threads", None) or 1)
             finally:
                 for name in job.windows or ():
