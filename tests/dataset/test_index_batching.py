@@ -1,4 +1,5 @@
 import logging
+import math
 
 import numpy as np
 import pytest
@@ -715,3 +716,158 @@ def test_memmap_without_preadv_reads_the_mapping(tmp_path, monkeypatch):
     assert "source=torch" in repr(ds)
     x, y = ds[[4, 0]]
     assert torch.equal(x, X[[4, 0]]) and torch.equal(y, Y[[4, 0]])
+
+
+# --------------------------------------------------------------------------- host-device syncs
+def _h2d_index_copies(monkeypatch):
+    r"""Record every ``Tensor.to`` that moves an integer tensor off the CPU."""
+    copies = []
+    real_to = torch.Tensor.to
+
+    def to(self, *args, **kwargs):
+        out = real_to(self, *args, **kwargs)
+        if out is not self and self.device.type == "cpu" and out.device.type != "cpu" \
+                and not self.dtype.is_floating_point:
+            copies.append(tuple(self.shape))
+        return out
+
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    return copies
+
+
+def test_device_dataset_copies_the_epoch_order_once_not_per_batch(monkeypatch):
+    # a dataset on a non-CPU device ("meta" emulates a GPU: shapes, no values): the
+    # epoch's order goes to the device once, the batches are views of it, and the
+    # non-slice target features are moved once at construction, not per batch
+    data = _series(40, 3, 3)
+    starts = window_starts(40, 4, 3)
+    ds = IndexDataset(data, starts, 4, 3, target_features=[2, 0], device="meta", allow_nan=True)
+    copies = _h2d_index_copies(monkeypatch)
+    g = torch.Generator().manual_seed(0)
+    loader = index_dataloader(ds, 4, shuffle=True, generator=g)
+    for epoch in range(2):
+        batches = [(x.shape, y.shape) for x, y in loader]
+        assert len(batches) == len(loader) == 9
+        assert batches[0] == ((4, 4, 3, 3), (4, 3, 3, 2)) and batches[-1][0][0] == len(ds) % 4
+    assert copies == [(len(ds),), (len(ds),)]  # one per epoch: the whole order
+
+
+@pytest.mark.parametrize("kind", ["numpy", "memmap"])
+def test_epoch_order_batches_equal_per_call_gathers(kind, tmp_path):
+    # the epoch-order path (batches sliced from the sampler's order) gives the batches
+    # of the per-call path (a list of indices), for every sampler kind
+    raw = _series(50, 3, 3)
+    data = _as_source(raw, kind, tmp_path)
+    starts = window_starts(50, 4, 2, stride=2)
+    ds = IndexDataset(data, starts, 4, 2, target_features=[2, 0])
+    samplers = [RandomSampler(ds, generator=torch.Generator().manual_seed(3)), SequentialSampler(ds),
+                DistributedIndexSampler(len(ds), num_replicas=3, rank=1, seed=5)]
+    for sampler in samplers:
+        seen = 0
+        for idx in TensorBatchSampler(sampler, 4, drop_last=False):
+            assert idx._base is not None  # a slice of the epoch's order
+            x, y = ds[idx]
+            x_ref, y_ref = ds[idx.tolist()]
+            assert torch.equal(x, x_ref) and torch.equal(y, y_ref)
+            seen += 1
+        assert seen == math.ceil(len(sampler) / 4)
+
+
+def test_epoch_order_cache_follows_the_order_and_checks_its_range():
+    raw = _series(30, 2, 2)
+    starts = window_starts(30, 3, 2)
+    ds = IndexDataset(raw, starts, 3, 2)
+    X, Y = materialize_windows(raw, starts, 3, 2)
+    order = torch.arange(len(ds) - 1, -1, -1)
+    x, _ = ds[order[2:5]]
+    assert torch.equal(x, X[order[2:5]])
+    order[2:5] = torch.tensor([0, 1, 2])  # changed in place: the cached starts are stale
+    x, _ = ds[order[2:5]]
+    assert torch.equal(x, X[[0, 1, 2]])
+    x, y = ds[torch.tensor([-1, 0, 3])[0:2]]  # negative indices count from the end
+    assert torch.equal(x, X[[len(ds) - 1, 0]]) and torch.equal(y, Y[[len(ds) - 1, 0]])
+    bad = torch.tensor([0, 1, len(ds)])
+    assert torch.equal(ds[bad[:2]][0], X[:2])  # the in-range batch of a bad order still works
+    with pytest.raises(IndexError, match="out of range"):
+        ds[bad[1:]]
+
+
+class _FakeEvent:
+    def __init__(self):
+        self.done = False
+
+    def query(self):
+        return self.done
+
+
+def test_pool_waits_for_the_copy_of_a_dropped_batch(monkeypatch):
+    # a batch copied asynchronously to a device and then dropped: its buffer is not
+    # handed out again before the copy's event has completed
+    from torch_geometric_temporal.dataset import _buffers
+
+    events = []
+    monkeypatch.setattr(_buffers, "_copy_event", lambda device: events.append(_FakeEvent()) or events[-1])
+    raw = _series(30, 2, 2)
+    starts = window_starts(30, 3, 2)
+    ds = IndexDataset(raw, starts, 3, 2)
+    X, _ = materialize_windows(raw, starts, 3, 2)
+    x, y = ds[[0, 1, 2]]
+    ptr = x.data_ptr()
+    _buffers.batch_to(x, "meta"), _buffers.batch_to(y, "meta")
+    assert len(events) == 2
+    del x, y
+    x2, _ = ds[[3, 4, 5]]  # the copies still run: another buffer
+    assert x2.data_ptr() != ptr and torch.equal(x2, X[[3, 4, 5]])
+    del x2
+    for e in events:
+        e.done = True
+    x3, _ = ds[[6, 7, 8]]  # copies done: the first buffer again
+    assert x3.data_ptr() == ptr and torch.equal(x3, X[[6, 7, 8]])
+    plain = torch.ones(3)
+    assert _buffers.batch_to(plain, "meta").device.type == "meta" and len(events) == 2  # not pooled
+
+
+def test_pool_pins_its_buffers_once_batches_go_to_cuda(monkeypatch):
+    from torch_geometric_temporal.dataset import _buffers
+
+    pinned = []
+
+    def fake_pinned(n, dtype):  # records the request; a plain aligned array stands in
+        pinned.append(n)
+        return _buffers._aligned_empty(n, dtype)
+
+    monkeypatch.setattr(_buffers, "_pinned_empty", fake_pinned)
+    monkeypatch.setattr(_buffers, "_copy_event", lambda device: _FakeEvent())
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    pool = _buffers.BufferPool(np.float32)
+    a = pool.get(8)
+    pageable = a.data_ptr()
+    assert pinned == [] and not pool.pin
+    assert pool.copied(a[2:4], torch.device("cuda", 1))  # a view of the buffer went to a GPU
+    assert pool.pin and pinned == []
+    del a
+    b = pool.get(8)  # the pageable buffer is not reused (and its copy is pending anyway)
+    assert pinned == [8] and b.data_ptr() != pageable
+    assert not pool.copied(torch.ones(2), torch.device("cuda", 0))  # not a pool buffer
+
+
+@pytest.mark.gpu
+@cuda
+def test_gpu_pool_batches_are_pinned_and_intact():
+    raw = _series(200, 20, 2)
+    starts = window_starts(200, 12, 12)
+    ds = IndexDataset(raw, starts, 12, 12)
+    from torch_geometric_temporal.dataset._buffers import batch_to
+
+    X, Y = materialize_windows(raw, starts, 12, 12)
+    loader = index_dataloader(ds, 16, shuffle=True, generator=torch.Generator().manual_seed(0))
+    order = []
+    outs = []
+    for idx in loader.sampler:
+        order.append(idx.clone())
+    for x, y in index_dataloader(ds, 16, shuffle=True, generator=torch.Generator().manual_seed(0)):
+        outs.append((batch_to(x, "cuda"), batch_to(y, "cuda"), x.is_pinned()))
+    torch.cuda.synchronize()
+    assert any(p for _, _, p in outs[1:])  # pinned once the pool saw a copy to the GPU
+    for idx, (x, y, _) in zip(order, outs):
+        assert torch.equal(x.cpu(), X[idx]) and torch.equal(y.cpu(), Y[idx])

@@ -72,3 +72,42 @@ def test_scaler_per_feature_per_node_and_identity():
     assert torch.allclose(node.transform(node.inverse_transform(x)), x)
     with pytest.raises(ValueError, match="both mean and std"):
         StandardScaler(torch.zeros(2), None)
+
+
+def test_scaler_moves_its_statistics_to_the_device_once(monkeypatch):
+    # per batch, a copy of the statistics to the GPU would be a host-to-device copy;
+    # "meta" stands in for the device
+    moved = []
+    real_to = torch.Tensor.to
+
+    def to(self, *args, **kwargs):
+        out = real_to(self, *args, **kwargs)
+        if out is not self and self.device.type == "cpu" and out.device.type != "cpu":
+            moved.append(tuple(self.shape))
+        return out
+
+    scaler = StandardScaler(torch.tensor([10.0, 0.0]), torch.tensor([2.0, 1.0]))
+    monkeypatch.setattr(torch.Tensor, "to", to)
+    for _ in range(3):
+        assert scaler.inverse_transform(torch.zeros(2, 4, 3, device="meta")).device.type == "meta"
+        scaler.transform(torch.zeros(2, 4, 3, device="meta"))
+    assert moved == [(), ()]  # mean and std, once
+    monkeypatch.undo()
+    x = torch.tensor([[1.0, 2.0]])
+    assert torch.equal(scaler.inverse_transform(x), x * 2 + 10)
+    assert torch.equal(scaler.inverse_transform(x.double()), x.double() * 2 + 10)  # per dtype
+    scaler.mean = torch.tensor(0.0, dtype=torch.float64)  # a replaced statistic is used
+    assert torch.equal(scaler.inverse_transform(x), x * 2)
+
+
+def test_accumulator_tracks_the_mean_loss_on_request():
+    acc = MetricAccumulator(None, track_loss=True)
+    for v in (1.0, 2.0, 6.0):
+        acc.update(torch.full((2, 3), v), torch.zeros(2, 3))
+        acc.update_loss(torch.tensor(v, dtype=torch.float32))
+    assert acc.compute()["loss"] == pytest.approx(3.0) and acc.batches == 3
+    assert math.isnan(MetricAccumulator(None, track_loss=True).compute()["loss"])
+    plain = MetricAccumulator(None)
+    assert "loss" not in plain.compute()
+    with pytest.raises(ValueError, match="track_loss=True"):
+        plain.update_loss(torch.tensor(1.0))

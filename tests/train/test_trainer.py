@@ -271,3 +271,48 @@ def test_resume_on_cuda_restores_cpu_rng_states(tmp_path):
         run(callbacks=[Stop()])
     resumed = run(resume=True)  # map_location=cuda: the RNG states must still reach set_rng_state on the CPU
     assert [r["epoch"] for r in resumed.history] == [1, 2]
+
+
+def test_train_epoch_reads_the_loss_once_per_epoch_not_per_batch(monkeypatch):
+    # a host read of the loss (float / item) waits for the device: the loop sums the
+    # losses on the device and reads them once, at the epoch's end, however many batches
+    from torch_geometric_temporal.train.metrics import masked_mae_loss
+
+    losses = []
+
+    def loss_fn(pred, true):
+        loss = masked_mae_loss(pred, true, None)
+        losses.append(loss)  # kept alive, so no other tensor takes its address
+        return loss
+
+    reads = []
+    real_float, real_item = torch.Tensor.__float__, torch.Tensor.item
+
+    def counting(real):
+        def read(self, *args):
+            if any(self.data_ptr() == loss.data_ptr() for loss in losses):
+                reads.append(tuple(self.shape))
+            return real(self, *args)
+        return read
+
+    monkeypatch.setattr(torch.Tensor, "__float__", counting(real_float))
+    monkeypatch.setattr(torch.Tensor, "item", counting(real_item))
+    per_epoch, results = {}, []
+    for batch in (12, 2):
+        seed_everything(0)
+        train, _, _ = loaders(batch=batch)
+        trainer = Trainer(Tiny(), train, edge_index=EDGES, loss_fn=loss_fn,
+                          config=TrainConfig(lr=0.05, null_value=None))
+        reads.clear()
+        losses.clear()
+        metrics = trainer.train_epoch(0)
+        per_epoch[len(train)] = len(reads)
+        assert len(losses) == len(train)
+        results.append((metrics, sum(real_float(v.detach()) for v in losses) / len(losses)))
+    assert per_epoch == {3: 0, 18: 0}
+    for metrics, mean_loss in results:  # the epoch's mean batch loss, read once
+        assert metrics["loss"] == pytest.approx(mean_loss)
+        assert metrics["mae"] == pytest.approx(metrics["loss"], rel=0.2)  # same MAE, other weights
+    step = train_step(Tiny(), next(iter(train)), torch.optim.SGD(Tiny().parameters(), lr=0.1),
+                      edge_index=EDGES, null_value=None)
+    assert isinstance(step.loss, float) and step.loss == real_float(step.loss_tensor)

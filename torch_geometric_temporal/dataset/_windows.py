@@ -251,7 +251,12 @@ class WindowedDatasetLoader:
             target_features (sequence of int, optional): target channels
                 (``None`` for all); default the first (speed).
             mmap (bool): memory-map the series (``.npy`` datasets) and
-                standardize at gather time instead of holding a copy.
+                standardize at gather time instead of holding a copy (with a
+                :obj:`device`, the series is read from the map to the device).
+
+        With a :obj:`device` the raw series is moved there first (read in
+        chunks from a memory map), and the training statistics are fitted
+        and the series standardized in place there.
 
         Returns:
             :class:`SplitLoaders` ``(train_loader, val_loader, test_loader,
@@ -262,8 +267,10 @@ class WindowedDatasetLoader:
                              f"use mmap=False.")
         data = self.read_data(mmap=mmap)
         splits = split_starts(data.shape[0], num_timesteps_in, num_timesteps_out, ratio)
+        if device is not None:  # preprocess where the data will live: fit and z-score there
+            data = _index_batching().series_to(data, device)
         mean, std = self.fit_statistics(data, splits[0], num_timesteps_in)
-        if mmap:
+        if mmap and device is None:
             gather_mean, gather_std = (mean, std) if self.normalize else (None, None)
         else:
             data = self.standardized(data, mean, std)

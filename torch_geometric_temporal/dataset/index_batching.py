@@ -42,7 +42,6 @@ import logging
 import math
 import mmap
 import os
-import sys
 import threading
 import warnings
 from typing import Any, Iterator, Optional, Sequence, Tuple, Union
@@ -57,6 +56,8 @@ from torch.utils.data import (
     Sampler,
     SequentialSampler,
 )
+
+from torch_geometric_temporal.dataset._buffers import BufferPool, _unused  # noqa: F401 (_unused: tests)
 
 __all__ = [
     "window_starts",
@@ -78,8 +79,8 @@ log = logging.getLogger(__name__)
 ArrayLike = Union[np.ndarray, torch.Tensor]
 Features = Optional[Union[int, Sequence[int], slice]]
 
-#: Batch buffers recycled per source (CPU), see ``_Source.new_block``.
-_POOL_SIZE = 4
+#: Serializes the creation of a source's buffer pool (DataLoader threads).
+_POOL_CREATION = threading.Lock()
 
 #: Bytes (of the widest dtype involved) per chunk of chunked passes: statistics,
 #: standardization, copies. Small enough that temporaries stay far below the array.
@@ -177,31 +178,6 @@ def chronological_split(
 # ---------------------------------------------------------------------------
 # Sources: uniform row access to numpy / memmap / torch arrays
 # ---------------------------------------------------------------------------
-def _refcount_of_pool_slot(pool: list, i: int) -> int:
-    return sys.getrefcount(pool[i])
-
-
-#: What :func:`_refcount_of_pool_slot` returns for an object held only by the list:
-#: the list slot plus getrefcount's own argument (2 on CPython <= 3.13); measured,
-#: since newer interpreters may borrow the temporary reference and report 1.
-_SOLE_POOL_REFCOUNT = _refcount_of_pool_slot([object()], 0)
-
-
-def _unused(pool: list, i: int) -> bool:
-    r"""Whether ``pool[i]`` is referenced by nothing but the pool (no live batch)."""
-    return _refcount_of_pool_slot(pool, i) <= _SOLE_POOL_REFCOUNT
-
-
-def _aligned_empty(n: int, dtype, align: int = 64) -> np.ndarray:
-    r"""An uninitialized 1-D array of ``n`` elements starting on an ``align``-byte
-    boundary. numpy's large buffers start 16 bytes into a page, and copies into
-    destinations that are not cache-line aligned were measured 1.3 x slower."""
-    dtype = np.dtype(dtype)
-    raw = np.empty(n * dtype.itemsize + align, dtype=np.uint8)
-    off = -raw.ctypes.data % align
-    return raw[off:off + n * dtype.itemsize].view(dtype)
-
-
 class _Source:
     r"""Row access to a ``(T, N, F)`` array.
 
@@ -273,7 +249,6 @@ class _Source:
         state["_pid"] = None
         state.pop("_local", None)
         state.pop("_pool", None)
-        state.pop("_pool_lock", None)
         state.pop("_windows", None)
         return state
 
@@ -303,27 +278,17 @@ class _Source:
     def new_block(self, n: int) -> torch.Tensor:
         r"""A 1-D buffer of ``n`` elements for one batch, on the source's device.
 
-        On the CPU, buffers are recycled once no tensor uses them any more: each
-        is a numpy array wrapped with ``torch.from_numpy``, whose storage keeps a
-        reference to the array, so the array's reference count tells whether a
-        batch (or any view of it) is still alive. A fresh multi-MiB buffer per
-        batch costs a page fault per 4 KiB page, as much CPU time as the copy.
+        On the CPU, buffers are recycled (:class:`~torch_geometric_temporal.
+        dataset._buffers.BufferPool`) once no tensor uses them and no copy
+        to a GPU still reads them; they are pinned once batches go to a GPU.
         """
         if self.device.type != "cpu":
             return torch.empty(n, dtype=self.dtype, device=self.device)
-        pool = self.__dict__.setdefault("_pool", [])
-        lock = self.__dict__.setdefault("_pool_lock", threading.Lock())
-        with lock:
-            free = [i for i in range(len(pool)) if _unused(pool, i)]
-            for i in free:
-                if pool[i].size == n:
-                    return torch.from_numpy(pool[i])
-            arr = _aligned_empty(n, self.np_dtype)
-            if len(pool) >= _POOL_SIZE and free:  # forget an unused buffer of another size
-                del pool[free[0]]
-            if len(pool) < _POOL_SIZE:
-                pool.append(arr)
-            return torch.from_numpy(arr)
+        pool = self.__dict__.get("_pool")
+        if pool is None:
+            with _POOL_CREATION:
+                pool = self.__dict__.setdefault("_pool", BufferPool(self.np_dtype))
+        return pool.get(n)
 
     def scratch(self, shape: Tuple[int, ...], dtype) -> np.ndarray:
         r"""A reused per-thread buffer of ``shape`` (contents undefined)."""
@@ -396,6 +361,22 @@ class _Source:
             n_nan += int(torch.isnan(x).sum())
             n_inf += int(torch.isinf(x).sum())
         return n_nan, n_inf
+
+
+def series_to(data: ArrayLike, device: Union[str, torch.device]) -> torch.Tensor:
+    r"""The ``(T, N, F)`` series as a tensor on ``device``, one copy (read in
+    chunks from a memory-mapped ``.npy``, never a full host copy); a tensor
+    already there, or a CPU array for ``device="cpu"``, is used as it is.
+
+    Args:
+        data (numpy.ndarray, numpy.memmap or torch.Tensor): ``(T, N, F)``.
+        device (str or torch.device): destination.
+    """
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} requested but CUDA is not available; "
+                         f"use device=None (or 'cpu').")
+    return _Source(data).to(device).tensor
 
 
 def _is_file_memmap(data: np.ndarray) -> bool:
@@ -924,7 +905,8 @@ class IndexDataset(WindowBatchDataset):
       with :func:`standardize_`, or pass ``mean``/``std``.
     * **GPU-index-batching** (``device="cuda"`` or a CUDA tensor): the array and
       statistics are moved to the device once here; batches are gathered and
-      returned on the device, with no host-to-device copy of data per batch.
+      returned on the device, with no host-to-device copy per batch (the
+      loader's window order is moved once per epoch) and no host sync.
     * **out-of-core** (an unsliced, C-contiguous ``numpy.memmap`` such as
       ``np.load(path, mmap_mode="r")``): each window is read with ``os.preadv``
       straight into the batch buffer, so RSS stays near the batch size; pass
@@ -978,6 +960,8 @@ class IndexDataset(WindowBatchDataset):
         self._src = src
         self.allow_nan = bool(allow_nan)
         self._target = _feature_index(target_features, F, "target_features")
+        if isinstance(self._target, torch.Tensor) and src.kind == "torch":
+            self._target = self._target.to(src.device)  # once, not per batch
         if mean is not None or std is not None:
             if mean is None or std is None:
                 raise ValueError("Give both mean and std (or neither).")
@@ -993,6 +977,8 @@ class IndexDataset(WindowBatchDataset):
                 raise _nonfinite_error(n_nan, n_inf, "data")
         self.starts = torch.from_numpy(starts.copy())
         self._starts_dev = self.starts.to(src.device) if src.kind == "torch" else self.starts
+        #: (order, its version, starts of the order on the device), see _order_starts
+        self._order: Optional[Tuple[torch.Tensor, int, torch.Tensor]] = None
 
     # -- properties --------------------------------------------------------
     @property
@@ -1023,8 +1009,57 @@ class IndexDataset(WindowBatchDataset):
         self._src.__dict__.pop("_local", None)
 
     # -- gathering ----------------------------------------------------------
+    def _order_starts(self, idx: torch.Tensor) -> Optional[torch.Tensor]:
+        r"""Window starts of ``idx`` when it is a contiguous slice of a 1-D
+        ``int64`` CPU tensor, the epoch order :class:`TensorBatchSampler`
+        slices its batches from; ``None`` otherwise.
+
+        The whole order is range-checked and its starts gathered on the
+        dataset's device once per order (per epoch); every batch is then a
+        view of them: no per-batch host-to-device copy of the indices and no
+        per-batch device-to-host sync for the range check, on any device.
+        """
+        base = idx._base
+        if (base is None or idx.dtype != torch.long or base.dtype != torch.long or idx.ndim != 1
+                or base.ndim != 1 or idx.device.type != "cpu" or not base.is_contiguous()
+                or (idx.numel() > 1 and idx.stride(0) != 1)):
+            return None
+        off = idx.storage_offset() - base.storage_offset()
+        if off < 0 or off + idx.numel() > base.numel():
+            return None
+        cached = self._order
+        if cached is None or cached[0] is not base or cached[1] != base._version:
+            n = len(self)
+            order = base
+            if base.numel():
+                lo, hi = (int(v) for v in torch.aminmax(base))
+                if lo < -n or hi >= n:
+                    return None  # the per-batch path raises for the batch that holds them
+                if lo < 0:
+                    order = base % n
+            starts = torch.index_select(self._starts_dev, 0, order.to(self._starts_dev.device))
+            cached = self._order = (base, base._version, starts)
+        return cached[2][off:off + idx.numel()]
+
     def gather(self, indices) -> Tuple[torch.Tensor, torch.Tensor]:
         r"""Batch for window indices ``indices`` (sequence, array or 1-D tensor)."""
+        s = self._order_starts(indices) if isinstance(indices, torch.Tensor) else None
+        if s is None:
+            s = self._starts_of(indices)
+        x, y = _gather(self._src, s, self.num_timesteps_in, self.num_timesteps_out,
+                       self._target, self._stats)
+        if not self.allow_nan and self._src.kind == "file":
+            # cheap test first: a sum is finite unless an entry is NaN/inf (or it overflows)
+            if bool(torch.isfinite(x.sum() + y.sum())):
+                return x, y
+            n_nan = int(torch.isnan(x).sum()) + int(torch.isnan(y).sum())
+            n_inf = int(torch.isinf(x).sum()) + int(torch.isinf(y).sum())
+            if n_nan or n_inf:
+                raise _nonfinite_error(n_nan, n_inf, "This batch of the memory-mapped data")
+        return x, y
+
+    def _starts_of(self, indices) -> torch.Tensor:
+        r"""Window starts of any batch of indices, checked and moved per call."""
         if isinstance(indices, torch.Tensor):
             idx = indices
         else:  # numpy converts a list of ints ~4 x faster than torch.as_tensor
@@ -1045,18 +1080,7 @@ class IndexDataset(WindowBatchDataset):
             if lo < 0:
                 idx = idx % n
         # index_select: ~4 x less overhead than advanced indexing for a batch
-        s = torch.index_select(self._starts_dev, 0, idx.to(self._starts_dev.device))
-        x, y = _gather(self._src, s, self.num_timesteps_in, self.num_timesteps_out,
-                       self._target, self._stats)
-        if not self.allow_nan and self._src.kind == "file":
-            # cheap test first: a sum is finite unless an entry is NaN/inf (or it overflows)
-            if bool(torch.isfinite(x.sum() + y.sum())):
-                return x, y
-            n_nan = int(torch.isnan(x).sum()) + int(torch.isnan(y).sum())
-            n_inf = int(torch.isinf(x).sum()) + int(torch.isinf(y).sum())
-            if n_nan or n_inf:
-                raise _nonfinite_error(n_nan, n_inf, "This batch of the memory-mapped data")
-        return x, y
+        return torch.index_select(self._starts_dev, 0, idx.to(self._starts_dev.device))
 
     def __repr__(self) -> str:
         T, N, F = self._src.shape

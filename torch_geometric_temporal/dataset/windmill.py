@@ -95,13 +95,14 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
                        ) -> Tuple[torch.Tensor, torch.Tensor]:
         r"""Per-windmill ``(mean (N,), std (N,) + 1e-10)`` over the training
         period (steps ``[0, max(train) + T_in)``)."""
-        period = np.asarray(data[:train_span(train, num_timesteps_in), :, 0], dtype=np.float64)
-        mean = period.mean(axis=0)
-        std = period.std(axis=0) + EPS
-        return torch.tensor(mean, dtype=torch.float), torch.tensor(std, dtype=torch.float)
+        period = torch.as_tensor(data[:train_span(train, num_timesteps_in), :, 0]).to(torch.float64)
+        mean = period.mean(dim=0)  # on the data's device (a GPU with -g)
+        std = period.std(dim=0, unbiased=False) + EPS
+        return mean.float().cpu(), std.float().cpu()
 
     def standardized(self, data: Any, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
         tensor = as_float32_tensor(data)
+        mean, std = (t.to(tensor.device) for t in (mean, std))
         tensor.sub_(mean[:, None]).div_(std[:, None])
         return tensor
 

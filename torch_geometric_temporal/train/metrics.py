@@ -50,6 +50,7 @@ class StandardScaler:
         self.num_features = num_features
         self.mean = self._pick(mean, "mean")
         self.std = self._pick(std, "std")
+        self._on: Dict[tuple, tuple] = {}  # statistics already moved, per (name, device, dtype)
 
     def _pick(self, value, name: str) -> Optional[Tensor]:
         if value is None:
@@ -72,7 +73,12 @@ class StandardScaler:
         return t[self.channel]
 
     def _cast(self, stat: Tensor, x: Tensor) -> Tensor:
-        return stat.to(device=x.device, dtype=x.dtype)
+        r"""``stat`` on ``x``'s device and dtype, copied there once (not per batch)."""
+        key = (id(stat), x.device, x.dtype)
+        cached = self._on.get(key)
+        if cached is None or cached[0] is not stat:  # (id of a replaced statistic reused)
+            cached = self._on[key] = (stat, stat.to(device=x.device, dtype=x.dtype))
+        return cached[1]
 
     def inverse_transform(self, x: Tensor) -> Tensor:
         r"""Map standardized target values ``(B, T, N)`` back to data units."""
@@ -132,13 +138,22 @@ class MetricAccumulator:
     the batch sizes, and :meth:`all_reduce` makes them global across DDP ranks
     (every rank then reports the same MAE).
 
+    With ``track_loss`` it also sums the per-batch losses given to
+    :meth:`update_loss`, on their device (no host sync per batch), and
+    :meth:`compute` reports their mean as ``"loss"``.
+
     Args:
         null_value (float, optional): target value that is masked out; ``None``
             to count every entry. (default: ``0.0``)
+        track_loss (bool): also average the losses of :meth:`update_loss`
+            (every DDP rank must pass the same value). (default: ``False``)
     """
 
-    def __init__(self, null_value: Optional[float] = 0.0):
+    def __init__(self, null_value: Optional[float] = 0.0, track_loss: bool = False):
         self.null_value = null_value
+        self.track_loss = bool(track_loss)
+        self.loss_sum: Optional[Tensor] = None
+        self.batches = 0
         self.abs_sum: Optional[Tensor] = None
         self.sq_sum: Optional[Tensor] = None
         self.pct_sum: Optional[Tensor] = None
@@ -186,6 +201,16 @@ class MetricAccumulator:
             self.count += sums[3]
             self.pct_count += sums[4]
 
+    @torch.no_grad()
+    def update_loss(self, loss: Tensor) -> None:
+        r"""Add a batch's loss (a 0-d tensor), kept on its device until
+        :meth:`compute`."""
+        if not self.track_loss:
+            raise ValueError("MetricAccumulator.update_loss needs MetricAccumulator(track_loss=True).")
+        loss = loss.detach().to(torch.float64).reshape(())
+        self.loss_sum = loss.clone() if self.loss_sum is None else self.loss_sum.add_(loss)
+        self.batches += 1
+
     def all_reduce(self) -> "MetricAccumulator":
         r"""Sum the accumulators (error sums and counts, never means) over all
         ranks when ``torch.distributed`` is initialized (no-op otherwise).
@@ -203,6 +228,8 @@ class MetricAccumulator:
         dist.all_reduce(sizes, op=dist.ReduceOp.MAX)
         longest, shortest = int(sizes[0]), -int(sizes[1])
         if longest == 0:  # no rank saw a batch
+            if self.track_loss:
+                self._reduce_loss(dist, device, None)
             return self
         if shortest != longest:
             raise RuntimeError(
@@ -212,20 +239,39 @@ class MetricAccumulator:
         if self.abs_sum is None:
             zeros = torch.zeros(5, longest, dtype=torch.float64)
             self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count = zeros.unbind(0)
-        packed = torch.stack([self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count]).to(device)
-        dist.all_reduce(packed, op=dist.ReduceOp.SUM)
+        packed = torch.stack([t.to(device) for t in
+                              (self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count)])
+        if self.track_loss:  # one collective: the loss sum and batch count ride along
+            packed = self._reduce_loss(dist, device, packed)
+        else:
+            dist.all_reduce(packed, op=dist.ReduceOp.SUM)
         packed = packed.cpu()
         self.abs_sum, self.sq_sum, self.pct_sum, self.count, self.pct_count = packed.unbind(0)
         return self
 
+    def _reduce_loss(self, dist, device: torch.device, packed: Optional[Tensor]) -> Optional[Tensor]:
+        r"""All-reduce ``packed`` (``(5, steps)`` or ``None``) together with the
+        loss sum and batch count; returns the reduced ``packed``."""
+        loss = (torch.zeros((), dtype=torch.float64, device=device) if self.loss_sum is None
+                else self.loss_sum.to(device))
+        tail = torch.stack([loss, torch.tensor(float(self.batches), dtype=torch.float64, device=device)])
+        flat = tail if packed is None else torch.cat([packed.reshape(-1), tail])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        self.loss_sum, self.batches = flat[-2].clone(), int(flat[-1])
+        return None if packed is None else flat[:-2].reshape(packed.shape)
+
     def compute(self) -> Dict[str, object]:
         r"""Return ``{"mae", "rmse", "mape", "count", "mae_per_step",
         "rmse_per_step", "mape_per_step"}``; MAPE is a fraction (not %), over
-        non-zero unmasked targets. NaN when nothing was accumulated."""
+        non-zero unmasked targets. NaN when nothing was accumulated. With
+        ``track_loss`` also ``"loss"``, the mean of the batch losses."""
         nan = float("nan")
+        loss = {}
+        if self.track_loss:  # the one host sync of the losses
+            loss["loss"] = float(self.loss_sum) / self.batches if self.batches else nan
         if self.abs_sum is None:
             return {"mae": nan, "rmse": nan, "mape": nan, "count": 0,
-                    "mae_per_step": [], "rmse_per_step": [], "mape_per_step": []}
+                    "mae_per_step": [], "rmse_per_step": [], "mape_per_step": [], **loss}
 
         def ratio(a: Tensor, b: Tensor) -> List[float]:
             return [float(x) / float(y) if float(y) > 0 else nan for x, y in zip(a, b)]
@@ -240,4 +286,5 @@ class MetricAccumulator:
             "mae_per_step": ratio(self.abs_sum, self.count),
             "rmse_per_step": [v ** 0.5 for v in ratio(self.sq_sum, self.count)],
             "mape_per_step": ratio(self.pct_sum, self.pct_count),
+            **loss,
         }

@@ -9,6 +9,7 @@ from typing import Callable, Optional
 import torch
 from torch import Tensor
 
+from torch_geometric_temporal.dataset._buffers import batch_to
 from torch_geometric_temporal.train.metrics import StandardScaler, masked_mae_loss
 
 __all__ = ["StepResult", "train_step", "predict_batch", "forward_model", "unwrap_model"]
@@ -56,9 +57,9 @@ def _to_device(batch, device: Optional[torch.device]):
             f"got {type(batch).__name__}."
         )
     x, y = batch[0], batch[1]
-    if device is not None:
-        x = x.to(device, non_blocking=True)
-        y = y.to(device, non_blocking=True)
+    if device is not None:  # asynchronous from recycled (pinned) buffers, see batch_to
+        x = batch_to(x, device)
+        y = batch_to(y, device)
     return x.float(), y.float()
 
 
@@ -81,15 +82,22 @@ class StepResult:
     r"""What :func:`train_step` and :func:`predict_batch` return.
 
     Attributes:
-        loss (float): the loss value of the batch (before the update).
+        loss_tensor (Tensor): the batch's loss (before the update), a detached
+            0-d tensor on the model's device: summing it costs no host sync.
         pred (Tensor): de-standardized predictions of the target channel,
             ``(B, T, N)``, detached.
         true (Tensor): de-standardized targets, ``(B, T, N)``.
     """
 
-    loss: float
+    loss_tensor: Tensor
     pred: Tensor
     true: Tensor
+
+    @property
+    def loss(self) -> float:
+        r"""The batch's loss as a Python float; reading it waits for the
+        device (a host-device sync), so the training loop never does."""
+        return float(self.loss_tensor)
 
 
 def _pred_and_true(model, batch, edge_index, edge_weight, scaler, target_channel, device, batches_seen, train):
@@ -146,7 +154,7 @@ def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, 
     if grad_clip is not None and grad_clip > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
     optimizer.step()
-    return StepResult(float(loss.detach()), pred.detach(), true.detach())
+    return StepResult(loss.detach(), pred.detach(), true.detach())
 
 
 @torch.no_grad()
@@ -158,4 +166,4 @@ def predict_batch(model: torch.nn.Module, batch, *, edge_index: Tensor, edge_wei
     model.eval()
     pred, true = _pred_and_true(model, batch, edge_index, edge_weight, scaler, target_channel, device, 0,
                                 train=False)
-    return StepResult(float(masked_mae_loss(pred, true, null_value)), pred, true)
+    return StepResult(masked_mae_loss(pred, true, null_value), pred, true)

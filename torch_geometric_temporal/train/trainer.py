@@ -330,9 +330,12 @@ class Trainer:
 
     # -- loops ---------------------------------------------------------------
     def train_epoch(self, epoch: int) -> Dict[str, Any]:
-        r"""Train one epoch (``epoch`` is 0-based); returns global metrics."""
+        r"""Train one epoch (``epoch`` is 0-based); returns global metrics
+        (:meth:`MetricAccumulator.compute`, plus ``"loss"``: the mean batch
+        loss). Losses and metric sums stay on the device until the epoch's
+        end: no host-device sync per batch."""
         _set_epoch(self.train_loader, epoch)
-        acc = MetricAccumulator(self.config.null_value)
+        acc = MetricAccumulator(self.config.null_value, track_loss=True)
         total = self._num_batches(self.train_loader)
         bar = self._wrap(self.train_loader, f"epoch {epoch + 1} train", total)
         for i, batch in enumerate(bar):
@@ -346,6 +349,7 @@ class Trainer:
             )
             self.batches_seen += 1
             acc.update(step.pred, step.true)
+            acc.update_loss(step.loss_tensor)
             for cb in self.callbacks:
                 if hasattr(cb, "on_batch_end"):
                     cb.on_batch_end(self, epoch + 1, i)
