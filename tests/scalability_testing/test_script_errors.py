@@ -82,6 +82,20 @@ def test_gpu_without_cuda_fails_before_touching_the_out_dir(tmp_path):
 
 
 @no_cuda
+@pytest.mark.parametrize("flags", [["--device", "cuda"], ["--device", "cuda:1", "-g"], ["-g", "--device", "auto"]])
+def test_cuda_device_without_cuda_is_one_line(tmp_path, flags):
+    proc = run("chicken_pox_main", *flags, "--out-dir", tmp_path / "out")
+    assert "no CUDA device" in one_error_line(proc, "chicken_pox_main")
+    assert not (tmp_path / "out").exists()
+
+
+def test_gpu_with_cpu_device_is_one_line(tmp_path):
+    proc = run("chicken_pox_main", "-g", "--device", "cpu", "--out-dir", tmp_path / "out")
+    assert "drop -g or --device cpu" in one_error_line(proc, "chicken_pox_main")
+    assert not (tmp_path / "out").exists()
+
+
+@no_cuda
 def test_ddp_gpu_without_cuda_says_so_not_install_dask_cuda(tmp_path):
     proc = run("pems_ddp", "-g", "--dataset", "chickenpox", "--out-dir", tmp_path / "out")
     line = one_error_line(proc, "pems_ddp")

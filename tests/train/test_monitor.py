@@ -3,6 +3,7 @@ import sys
 import time
 import types
 
+import pytest
 import torch
 
 from torch_geometric_temporal.train.monitor import SystemMonitor, sample_memory
@@ -74,6 +75,7 @@ def test_gpu_columns_are_the_training_devices_found_by_uuid(tmp_path, fake_cuda)
     with SystemMonitor(str(tmp_path / "s.csv"), interval=10, device="cuda:1") as mon:
         pass
     assert fake_cuda.uuid_lookups == [fake_cuda.uuids[1]] and fake_cuda.index_lookups == []
+    assert mon.gpu_uuid == fake_cuda.uuids[1]  # torch's UUID with NVML's "GPU-" prefix
     rows = read_csv(tmp_path / "s.csv")
     assert {(r["gpu_memory_used_mb"], r["gpu_memory_total_mb"]) for r in rows} == {("3000.0", "80000.0")}
     peaks = mon.peaks()
@@ -90,6 +92,7 @@ def test_cpu_run_leaves_gpu_columns_empty_on_a_gpu_machine(tmp_path, fake_cuda):
             pass
         assert all(r["gpu_memory_used_mb"] == "" and r["gpu_memory_total_mb"] == "" for r in read_csv(path))
         peaks = mon.peaks()
+        assert mon.gpu_uuid is None
         assert all(peaks[k] is None for k in ("gpu_memory_total_mb", "gpu_memory_peak_mb", "gpu_max_allocated_mb",
                                               "gpu_max_reserved_mb"))
     assert fake_cuda.inits == 0 and fake_cuda.resets == []
@@ -108,3 +111,21 @@ def test_nvml_without_the_device_keeps_the_allocator_peaks(tmp_path, fake_cuda, 
         pass
     peaks = mon.peaks()
     assert peaks["gpu_memory_peak_mb"] is None and peaks["gpu_max_reserved_mb"] == 200.0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_real_gpu_columns_by_uuid():
+    pytest.importorskip("pynvml")
+    mb = 2 ** 20
+    before = torch.empty(64 * mb, dtype=torch.uint8, device="cuda")
+    with SystemMonitor(None, interval=10, device="cuda") as mon:  # resets the allocator peaks
+        during = torch.empty(32 * mb, dtype=torch.uint8, device="cuda")
+        del during
+    peaks = mon.peaks()
+    assert 96 <= peaks["gpu_max_allocated_mb"] <= peaks["gpu_max_reserved_mb"]
+    total = torch.cuda.get_device_properties(0).total_memory / mb
+    # NVML found this very GPU by its UUID: its size matches CUDA's (NVML reports a little more)
+    assert peaks["gpu_memory_total_mb"] == pytest.approx(total, rel=0.05)
+    assert peaks["gpu_memory_peak_mb"] >= 64
+    del before

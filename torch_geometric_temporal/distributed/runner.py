@@ -207,7 +207,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
     from torch_geometric_temporal.train.cli import data_identity, load_data, run_identity
     from torch_geometric_temporal.train.metrics import StandardScaler
     from torch_geometric_temporal.train.models import build_model
-    from torch_geometric_temporal.train.monitor import SystemMonitor, nvml_uuid
+    from torch_geometric_temporal.train.monitor import SystemMonitor
     from torch_geometric_temporal.train.trainer import TrainConfig, Trainer, seed_everything
 
     spec, args = job.spec, job.args
@@ -284,7 +284,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
             "series_rows": series_rows,
             "time_ranges": held[0].time_ranges if held else None,
             "device": str(ctx.device),
-            "gpu_uuid": nvml_uuid(ctx.device) if ctx.device.type == "cuda" else None,
+            "gpu_uuid": monitor.gpu_uuid if monitor is not None else None,
         }
         if job.return_state and ctx.rank == 0:
             out["state"] = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

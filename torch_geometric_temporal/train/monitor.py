@@ -65,12 +65,14 @@ class _GPU:
     def __init__(self, device: torch.device):
         self.handle = None
         self._nvml = None
+        self.uuid: Optional[str] = None
         try:
+            self.uuid = nvml_uuid(device)
             pynvml = require("pynvml", "monitor", "GPU memory columns")
 
             pynvml.nvmlInit()
             self._nvml = pynvml
-            self.handle = pynvml.nvmlDeviceGetHandleByUUID(nvml_uuid(device))
+            self.handle = pynvml.nvmlDeviceGetHandleByUUID(self.uuid)
         except Exception as exc:  # no driver, no device, no package: no GPU columns
             log.debug("NVML unavailable for %s (%s); GPU memory columns stay empty", device, exc)
             self.close()
@@ -182,6 +184,8 @@ class SystemMonitor:
         self.peak_gpu_memory_mb: Optional[float] = None
         self.gpu_memory_total_mb: Optional[float] = None
         self.allocator_peaks: Dict[str, Optional[float]] = cuda_memory_peaks(None)
+        #: the UUID of the monitored GPU once started (``None``: a CPU run, or unknown)
+        self.gpu_uuid: Optional[str] = None
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._lock = threading.Lock()
@@ -239,6 +243,7 @@ class SystemMonitor:
         if cuda is not None:
             torch.cuda.reset_peak_memory_stats(cuda)
             self._gpu = _GPU(cuda)
+            self.gpu_uuid = self._gpu.uuid
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="SystemMonitor", daemon=True)
         self._thread.start()
