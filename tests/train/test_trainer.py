@@ -316,3 +316,20 @@ def test_train_epoch_reads_the_loss_once_per_epoch_not_per_batch(monkeypatch):
     step = train_step(Tiny(), next(iter(train)), torch.optim.SGD(Tiny().parameters(), lr=0.1),
                       edge_index=EDGES, null_value=None)
     assert isinstance(step.loss, float) and step.loss == real_float(step.loss_tensor)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_epoch_from_cpu_batches_equals_the_cpu_epoch():
+    # a CUDA model fed from CPU batches (pinned pool, asynchronous copies, loss summed on
+    # the device) trains as the CPU model does
+    results = []
+    for device in ("cpu", "cuda"):
+        seed_everything(0)
+        train, _, _ = loaders(batch=4)
+        trainer = Trainer(Tiny().to(device), train, edge_index=EDGES,
+                          config=TrainConfig(lr=0.05, null_value=None))
+        results.append([trainer.train_epoch(e) for e in range(2)])
+    for cpu, gpu in zip(*results):
+        assert gpu["loss"] == pytest.approx(cpu["loss"], rel=1e-4)
+        assert gpu["mae"] == pytest.approx(cpu["mae"], rel=1e-4)

@@ -1197,6 +1197,8 @@ class TensorBatchSampler(BatchSampler):
     :class:`~torch.utils.data.SequentialSampler`, :class:`DistributedIndexSampler`)
     the epoch's order is made as one tensor and sliced, with no Python per
     index; any other sampler is batched by :class:`BatchSampler` and converted.
+    Since the batches are slices of one order, :class:`IndexDataset` checks
+    and moves the order to its device once per epoch, not each batch.
 
     Args:
         sampler (Sampler): per-window sampler.
