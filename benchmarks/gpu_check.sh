@@ -129,8 +129,12 @@ step() {  # name limit command...
     local log="$OUT/$name.log"
     : > "$log"
     run_logged "$limit" "$log" "$@"
-    if [ "$RC" = 0 ]; then record "$name" passed 0 "$SECS" "$(show "$@")"
-    else record "$name" failed "$RC" "$SECS" "$(show "$@")" "$(last_line "$log")"; fi
+    finish "$name" "$log" "$SECS" "$(show "$@")"
+}
+
+finish() {  # name log seconds commands: record the outcome ($RC) of the last run_logged
+    if [ "$RC" = 0 ]; then record "$1" passed 0 "$3" "$4"
+    else record "$1" failed "$RC" "$3" "$4" "$(last_line "$2")"; fi
 }
 
 # ------------------------------------------------------------------ dry run
@@ -199,32 +203,41 @@ fi
 if wanted bench; then
     if [ "$GPUS" -ge 1 ]; then step bench 120 "${BENCH[@]}"; else not_run bench; fi
 fi
+# a training run's outputs: epochs 1..E in per_epoch_stats.csv (a resumed run
+# continues the file), one stats.csv row, the other files; ranks.csv for DDP
+read -r -d '' CHECK_RUN <<'PYEOF' || true
+import csv, math, os, sys
+folder, epochs, ranks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def rows(name):
+    with open(os.path.join(folder, name), newline="") as f:
+        return list(csv.DictReader(f))
+got = [int(r["epoch"]) for r in rows("per_epoch_stats.csv")]
+assert got == list(range(1, epochs + 1)), f"per_epoch_stats.csv holds epochs {got}, expected 1..{epochs}"
+stats = rows("stats.csv")
+assert len(stats) == 1 and math.isfinite(float(stats[0]["test_mae"])), f"stats.csv: {stats}"
+for name in ("checkpoint.pt", "test_metrics.csv", "system_stats.csv"):
+    assert os.path.isfile(os.path.join(folder, name)), f"{name} missing"
+if ranks:
+    got = sorted(int(r["rank"]) for r in rows("ranks.csv"))
+    assert got == list(range(ranks)), f"ranks.csv holds ranks {got}, expected 0..{ranks - 1}"
+print(f"outputs ok: epochs 1..{epochs}, test MAE {stats[0]['test_mae']}" + (f", {ranks} ranks" if ranks else ""))
+PYEOF
+
 if wanted train-g; then
     if [ "$GPUS" -ge 1 ]; then
-        log="$OUT/train-g.log"; : > "$log"; total=0
-        run_logged 50 "$log" "${TRAIN[@]}"; total=$((total + SECS))
+        log="$OUT/train-g.log"; : > "$log"
+        run_logged 50 "$log" "${TRAIN[@]}"; total=$SECS
         if [ "$RC" = 0 ]; then run_logged 50 "$log" "${RESUME[@]}"; total=$((total + SECS)); fi
-        if [ "$RC" = 0 ]; then
-            # the resumed run must continue (epochs 1..3 in one file) and keep its outputs
-            run_logged 20 "$log" "$PY" -c '
-import csv, math, os, sys
-d = sys.argv[1]
-rows = list(csv.DictReader(open(os.path.join(d, "per_epoch_stats.csv"))))
-assert [int(r["epoch"]) for r in rows] == [1, 2, 3], ("epochs", [r["epoch"] for r in rows])
-stats = list(csv.DictReader(open(os.path.join(d, "stats.csv"))))
-assert len(stats) == 1 and math.isfinite(float(stats[0]["test_mae"])), stats
-for name in ("checkpoint.pt", "test_metrics.csv", "system_stats.csv"):
-    assert os.path.isfile(os.path.join(d, name)), name
-print("outputs ok: epochs 1..3, test MAE", stats[0]["test_mae"])' "$OUT/chickenpox_g"
-        fi
-        SECS=$total
-        if [ "$RC" = 0 ]; then record train-g passed 0 "$SECS" "$(show "${TRAIN[@]}"); $(show "${RESUME[@]}")"
-        else record train-g failed "$RC" "$SECS" "$(show "${TRAIN[@]}"); $(show "${RESUME[@]}")" "$(last_line "$log")"; fi
+        if [ "$RC" = 0 ]; then run_logged 20 "$log" "$PY" -c "$CHECK_RUN" "$OUT/chickenpox_g" 3 0; fi
+        finish train-g "$log" "$total" "$(show "${TRAIN[@]}"); $(show "${RESUME[@]}")"
     else not_run train-g; fi
 fi
 if wanted ddp-2gpu; then
     if [ "$GPUS" -ge 2 ]; then
-        step ddp-2gpu 180 "${DDP[@]}"
+        log="$OUT/ddp-2gpu.log"; : > "$log"
+        run_logged 180 "$log" "${DDP[@]}"; total=$SECS
+        if [ "$RC" = 0 ]; then run_logged 20 "$log" "$PY" -c "$CHECK_RUN" "$OUT/ddp_2gpu" 2 2; fi
+        finish ddp-2gpu "$log" "$total" "$(show "${DDP[@]}")"
     else
         record ddp-2gpu skipped "" 0 "$(show "${DDP[@]}")" "skipped: $GPUS CUDA device(s), 2 needed"
     fi

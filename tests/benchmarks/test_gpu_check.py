@@ -5,7 +5,7 @@ GPU benchmark's code path run on the CPU."""
 import importlib.util
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import types
@@ -57,7 +57,8 @@ def test_dry_run_lists_every_command_and_checks_it_parses(tmp_path):
         assert command in line, (label, line)
     assert text.count("parses: ") == 4
     collected = next(line for line in text.splitlines() if "collects:" in line)
-    assert int(collected.split("collects:")[1].split("/")[0]) >= 4  # the gpu tests exist
+    count = re.search(r"collects: (\d+)(/\d+ tests? collected| selected)", collected)
+    assert count and int(count.group(1)) >= 4, collected  # the gpu tests exist and are selected
     assert "every command parses" in text
     assert not out.exists()  # a dry run runs nothing and writes nothing
 
@@ -169,3 +170,28 @@ def test_gpu_pipeline_runs_both_modes_on_the_cpu(bench, tmp_path):
     assert gpu["profiled_batches"] == cpu["profiled_batches"] == 4
     assert gpu["htod_copies_per_batch"] == cpu["htod_copies_per_batch"] == 0  # no CUDA: nothing to copy
     assert np.isfinite(gpu["epoch_s"]) and gpu["epoch_s"] > 0
+
+
+def test_the_scripts_output_check_accepts_a_resumed_run_and_refuses_a_short_one(tmp_path):
+    """The check gpu_check.sh runs after ``-g`` training and ``--resume``, here on CPU outputs."""
+    text = SCRIPT.read_text()
+    check = text.split("read -r -d '' CHECK_RUN <<'PYEOF' || true\n", 1)[1].split("\nPYEOF\n", 1)[0]
+    chickenpox = [sys.executable, str(REPO / "scalability_testing" / "chicken_pox_main.py"), "-m", "index", "-q",
+                  "--max-batches", "2", "--out-dir", str(tmp_path / "run")]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    for extra in (["-e", "2"], ["-e", "3", "--resume"]):
+        proc = subprocess.run(chickenpox + extra, capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+
+    def run_check(*args):
+        return subprocess.run([sys.executable, "-c", check, str(tmp_path / "run"), *args],
+                              capture_output=True, text=True)
+
+    ok = run_check("3", "0")
+    assert ok.returncode == 0 and ok.stdout.startswith("outputs ok: epochs 1..3"), ok.stderr
+    short = run_check("4", "0")  # a resume that restarted or stopped early
+    assert short.returncode == 1
+    assert short.stderr.strip().splitlines()[-1] == \
+        "AssertionError: per_epoch_stats.csv holds epochs [1, 2, 3], expected 1..4"
+    no_ranks = run_check("3", "2")  # not a DDP run: no ranks.csv
+    assert no_ranks.returncode == 1 and "ranks.csv" in no_ranks.stderr
