@@ -107,7 +107,8 @@ def fake_cuda(monkeypatch):
     reports them (UUIDs, allocator peaks) and a fake ``pynvml`` answers. NVML
     numbers the GPUs in another order than CUDA (its index 0 is ``cuda:1``'s
     GPU), as under ``CUDA_VISIBLE_DEVICES=1,0``. Nothing can run on them: a
-    test must keep tensors off them. Returns a namespace recording the calls."""
+    test must keep tensors off them. Returns a namespace recording the calls
+    (``initialized``: what ``torch.cuda.is_initialized()`` answers, ``False``)."""
     import sys
     import types
 
@@ -116,7 +117,8 @@ def fake_cuda(monkeypatch):
     mb = 2 ** 20
     uuids = ["GPU-00000000-aaaa-0000-0000-000000000000", "GPU-11111111-bbbb-1111-1111-111111111111"]
     nvml_order = [1, 0]  # NVML index i -> CUDA index
-    calls = types.SimpleNamespace(uuid_lookups=[], index_lookups=[], inits=0, resets=[], uuids=uuids)
+    calls = types.SimpleNamespace(uuid_lookups=[], index_lookups=[], inits=0, resets=[], uuids=uuids,
+                                  initialized=False, set_devices=[])
 
     def index(device=None):
         if device is None:
@@ -128,9 +130,10 @@ def fake_cuda(monkeypatch):
         return types.SimpleNamespace(uuid=uuids[index(device)][4:], name="Fake GPU", total_memory=80 * 1024 * mb)
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: False)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: calls.initialized)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.setattr(torch.cuda, "set_device", lambda device: calls.set_devices.append(index(device)))
     monkeypatch.setattr(torch.cuda, "get_device_properties", properties)
     monkeypatch.setattr(torch.cuda, "reset_peak_memory_stats", lambda device=None: calls.resets.append(index(device)))
     monkeypatch.setattr(torch.cuda, "max_memory_allocated", lambda device=None: (100 + index(device)) * mb)

@@ -126,3 +126,4 @@ def test_run_experiment_trains_on_the_chosen_device(fake_cuda, monkeypatch, tmp_
     cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "b"), "-q", "--device", "cpu"))
     cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "c"), "-q", "--device", "cuda:1"))
     assert devices == [torch.device("cuda", 0), torch.device("cpu"), torch.device("cuda", 1)]
+    assert fake_cuda.set_devices == [0, 1]  # CUDA's current device is the run's

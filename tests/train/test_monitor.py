@@ -72,6 +72,7 @@ def test_stop_does_not_hang_on_a_stuck_sample(tmp_path):
 
 def test_gpu_columns_are_the_training_devices_found_by_uuid(tmp_path, fake_cuda):
     # cuda:1 is NVML's GPU 0 here: the old index lookup (NVML index 0) reported another GPU
+    fake_cuda.initialized = True
     with SystemMonitor(str(tmp_path / "s.csv"), interval=10, device="cuda:1") as mon:
         pass
     assert fake_cuda.uuid_lookups == [fake_cuda.uuids[1]] and fake_cuda.index_lookups == []
@@ -129,3 +130,10 @@ def test_real_gpu_columns_by_uuid():
     assert peaks["gpu_memory_total_mb"] == pytest.approx(total, rel=0.05)
     assert peaks["gpu_memory_peak_mb"] >= 64
     del before
+
+
+def test_monitor_before_cuda_is_initialized_resets_nothing(fake_cuda):
+    # nothing allocated yet: the peaks start at zero (resetting would raise "did you call init?")
+    with SystemMonitor(None, interval=10, device="cuda:0") as mon:
+        pass
+    assert fake_cuda.resets == [] and mon.peaks()["gpu_max_allocated_mb"] == 100.0

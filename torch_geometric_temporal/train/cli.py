@@ -399,6 +399,8 @@ def run_experiment(spec: DatasetSpec, args: argparse.Namespace, callbacks: Seque
     _configure_logging(args)
     args = argparse.Namespace(**vars(args))  # resuming may replace some values
     device = run_device(args)
+    if device.type == "cuda":  # the current device: nothing (a context, an allocation) lands on cuda:0 by default
+        torch.cuda.set_device(device)
     with RunDirectory(args.out_dir, resume=bool(args.resume),
                       overwrite=bool(getattr(args, "overwrite", False))) as run_dir:
         if args.resume:

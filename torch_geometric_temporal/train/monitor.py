@@ -241,7 +241,8 @@ class SystemMonitor:
             self._writer = CSVAppender(self.path, SYSTEM_COLUMNS, fsync=False)
         cuda = _cuda(self.device)
         if cuda is not None:
-            torch.cuda.reset_peak_memory_stats(cuda)
+            if torch.cuda.is_initialized():  # else nothing was allocated yet (and resetting would raise)
+                torch.cuda.reset_peak_memory_stats(cuda)
             self._gpu = _GPU(cuda)
             self.gpu_uuid = self._gpu.uuid
         self._stop.clear()
