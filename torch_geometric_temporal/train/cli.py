@@ -11,9 +11,10 @@ Every script is a :class:`DatasetSpec` plus its entry points::
     if __name__ == "__main__":
         sys.exit(run_script(main))  # a user error: one line on stderr, exit status 2
 
-:func:`run_experiment` loads the data (``--mode base|index``, ``--gpu``,
-``--mmap``), picks the device (:func:`run_device`: ``--device``), builds the model (``--model batched|seq2seq``), trains it with
-:class:`~torch_geometric_temporal.train.trainer.Trainer` while a
+:func:`run_experiment` picks the device (:func:`run_device`: ``--device``,
+``--gpu``), loads the data (``--mode base|index``, ``--gpu``: kept on that
+device, ``--mmap``), builds the model (``--model batched|seq2seq``), trains it
+with :class:`~torch_geometric_temporal.train.trainer.Trainer` while a
 :class:`~torch_geometric_temporal.train.monitor.SystemMonitor` samples memory,
 and writes ``stats.csv``, ``per_epoch_stats.csv``, ``system_stats.csv`` and
 ``test_metrics.csv`` into ``--out-dir``.
