@@ -203,11 +203,14 @@ fi
 if wanted bench; then
     if [ "$GPUS" -ge 1 ]; then step bench 120 "${BENCH[@]}"; else not_run bench; fi
 fi
-# a training run's outputs: epochs 1..E in per_epoch_stats.csv (a resumed run
-# continues the file), one stats.csv row, the other files; ranks.csv for DDP
+# a training run's outputs (args: folder epochs ranks gpu): epochs 1..E in
+# per_epoch_stats.csv (a resumed run continues the file), one stats.csv row, the
+# other files; for DDP ranks.csv with one row per rank; for a GPU run the
+# allocator peak filled, each rank on a CUDA device, and no GPU shared by two
+# ranks of a host (by NVML UUID, when recorded)
 read -r -d '' CHECK_RUN <<'PYEOF' || true
 import csv, math, os, sys
-folder, epochs, ranks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+folder, epochs, ranks, gpu = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
 def rows(name):
     with open(os.path.join(folder, name), newline="") as f:
         return list(csv.DictReader(f))
@@ -217,9 +220,18 @@ stats = rows("stats.csv")
 assert len(stats) == 1 and math.isfinite(float(stats[0]["test_mae"])), f"stats.csv: {stats}"
 for name in ("checkpoint.pt", "test_metrics.csv", "system_stats.csv"):
     assert os.path.isfile(os.path.join(folder, name)), f"{name} missing"
+if gpu and "gpu_max_allocated_mb" in stats[0]:
+    assert float(stats[0]["gpu_max_allocated_mb"] or 0) > 0, f"no CUDA allocation recorded: {stats[0]}"
 if ranks:
-    got = sorted(int(r["rank"]) for r in rows("ranks.csv"))
+    per_rank = rows("ranks.csv")
+    got = sorted(int(r["rank"]) for r in per_rank)
     assert got == list(range(ranks)), f"ranks.csv holds ranks {got}, expected 0..{ranks - 1}"
+    if gpu and "device" in per_rank[0]:
+        devices = [r["device"] for r in per_rank]
+        assert all(d.startswith("cuda") for d in devices), f"a rank is not on a CUDA device: {devices}"
+    if gpu and all(r.get("gpu_uuid") for r in per_rank):
+        used = [(r["host"], r["gpu_uuid"]) for r in per_rank]
+        assert len(set(used)) == len(used), f"ranks share a GPU: {used}"
 print(f"outputs ok: epochs 1..{epochs}, test MAE {stats[0]['test_mae']}" + (f", {ranks} ranks" if ranks else ""))
 PYEOF
 
@@ -228,7 +240,7 @@ if wanted train-g; then
         log="$OUT/train-g.log"; : > "$log"
         run_logged 50 "$log" "${TRAIN[@]}"; total=$SECS
         if [ "$RC" = 0 ]; then run_logged 50 "$log" "${RESUME[@]}"; total=$((total + SECS)); fi
-        if [ "$RC" = 0 ]; then run_logged 20 "$log" "$PY" -c "$CHECK_RUN" "$OUT/chickenpox_g" 3 0; fi
+        if [ "$RC" = 0 ]; then run_logged 20 "$log" "$PY" -c "$CHECK_RUN" "$OUT/chickenpox_g" 3 0 1; fi
         finish train-g "$log" "$total" "$(show "${TRAIN[@]}"); $(show "${RESUME[@]}")"
     else not_run train-g; fi
 fi
@@ -236,7 +248,7 @@ if wanted ddp-2gpu; then
     if [ "$GPUS" -ge 2 ]; then
         log="$OUT/ddp-2gpu.log"; : > "$log"
         run_logged 180 "$log" "${DDP[@]}"; total=$SECS
-        if [ "$RC" = 0 ]; then run_logged 20 "$log" "$PY" -c "$CHECK_RUN" "$OUT/ddp_2gpu" 2 2; fi
+        if [ "$RC" = 0 ]; then run_logged 20 "$log" "$PY" -c "$CHECK_RUN" "$OUT/ddp_2gpu" 2 2 1; fi
         finish ddp-2gpu "$log" "$total" "$(show "${DDP[@]}")"
     else
         record ddp-2gpu skipped "" 0 "$(show "${DDP[@]}")" "skipped: $GPUS CUDA device(s), 2 needed"

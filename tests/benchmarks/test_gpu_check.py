@@ -187,11 +187,39 @@ def test_the_scripts_output_check_accepts_a_resumed_run_and_refuses_a_short_one(
         return subprocess.run([sys.executable, "-c", check, str(tmp_path / "run"), *args],
                               capture_output=True, text=True)
 
-    ok = run_check("3", "0")
+    ok = run_check("3", "0", "0")
     assert ok.returncode == 0 and ok.stdout.startswith("outputs ok: epochs 1..3"), ok.stderr
-    short = run_check("4", "0")  # a resume that restarted or stopped early
+    short = run_check("4", "0", "0")  # a resume that restarted or stopped early
     assert short.returncode == 1
     assert short.stderr.strip().splitlines()[-1] == \
         "AssertionError: per_epoch_stats.csv holds epochs [1, 2, 3], expected 1..4"
-    no_ranks = run_check("3", "2")  # not a DDP run: no ranks.csv
+    no_ranks = run_check("3", "2", "0")  # not a DDP run: no ranks.csv
     assert no_ranks.returncode == 1 and "ranks.csv" in no_ranks.stderr
+    on_cpu = run_check("3", "0", "1")  # checked as a GPU run: nothing allocated on a GPU
+    assert on_cpu.returncode == 1 and "no CUDA allocation recorded" in on_cpu.stderr
+
+
+def test_the_output_check_refuses_two_ranks_on_one_gpu(tmp_path):
+    text = SCRIPT.read_text()
+    check = text.split("read -r -d '' CHECK_RUN <<'PYEOF' || true\n", 1)[1].split("\nPYEOF\n", 1)[0]
+
+    def write(name, header, *rows):
+        (tmp_path / name).write_text("\n".join([header, *rows]) + "\n")
+
+    write("per_epoch_stats.csv", "epoch", "1", "2")
+    write("stats.csv", "test_mae,gpu_max_allocated_mb", "0.5,12.0")
+    for name in ("checkpoint.pt", "test_metrics.csv", "system_stats.csv"):
+        (tmp_path / name).write_text("")
+    header = "rank,host,device,gpu_uuid"
+
+    def run_check():
+        return subprocess.run([sys.executable, "-c", check, str(tmp_path), "2", "2", "1"],
+                              capture_output=True, text=True)
+
+    write("ranks.csv", header, "0,n1,cuda:0,GPU-a", "1,n1,cuda:0,GPU-b")  # dask-cuda: cuda:0 each, 2 GPUs
+    assert run_check().returncode == 0
+    write("ranks.csv", header, "0,n1,cuda:0,GPU-a", "1,n1,cuda:0,GPU-a")  # the rotated-view bug
+    shared = run_check()
+    assert shared.returncode == 1 and "ranks share a GPU" in shared.stderr
+    write("ranks.csv", header, "0,n1,cuda:0,GPU-a", "1,n1,cpu,")
+    assert "a rank is not on a CUDA device: ['cuda:0', 'cpu']" in run_check().stderr
