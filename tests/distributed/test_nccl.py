@@ -4,12 +4,19 @@ different physical GPUs (told apart by UUID, since under dask-cuda each worker
 numbers the GPUs from its own ``CUDA_VISIBLE_DEVICES``). Skipped without 2
 CUDA devices."""
 import os
+import sys
 
 import pytest
 import torch
 
-from torch_geometric_temporal.distributed import run_ddp
-from torch_geometric_temporal.distributed.cluster import close_cluster, start_cluster
+pytest.importorskip("distributed")
+cloudpickle = pytest.importorskip("cloudpickle")
+
+from torch_geometric_temporal.distributed import run_ddp  # noqa: E402
+from torch_geometric_temporal.distributed.cluster import close_cluster, start_cluster  # noqa: E402
+
+# the rank functions below are sent by value: the workers cannot import this test module
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 two_gpus = pytest.mark.skipif(not torch.cuda.is_available() or torch.cuda.device_count() < 2,
                               reason="needs 2 CUDA devices (NCCL over 2 ranks)")
