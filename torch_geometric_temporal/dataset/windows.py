@@ -1,0 +1,158 @@
+r"""The window: which time steps a forecasting sample reads.
+
+A sample of a ``(T, N, F)`` series is the window starting at ``s``: inputs
+``[s, s + T_in)``, targets ``[s + T_in, s + T_in + T_out)``. This module holds
+the arithmetic every mode shares (index-batching, base, Dask, the DDP shard
+plan, the baselines): the window starts of a series and their chronological
+train / validation / test split, and the checks of window starts.
+"""
+from __future__ import annotations
+
+import math
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+__all__ = ["window_starts", "chronological_split"]
+
+Features = Optional[Union[int, Sequence[int], slice]]
+
+
+def window_starts(
+    num_timesteps: int,
+    num_timesteps_in: int,
+    num_timesteps_out: int,
+    stride: int = 1,
+) -> np.ndarray:
+    r"""Start indices of all sliding windows over a series of ``num_timesteps`` steps.
+
+    Window ``s`` covers the inputs ``[s, s + T_in)`` and the targets
+    ``[s + T_in, s + T_in + T_out)``; every returned start satisfies
+    ``s + T_in + T_out <= T``.
+
+    Args:
+        num_timesteps (int): length :math:`T` of the series.
+        num_timesteps_in (int): input length :math:`T_{in} \geq 1`.
+        num_timesteps_out (int): output (horizon) length :math:`T_{out} \geq 0`,
+            independent of :math:`T_{in}`.
+        stride (int): step between consecutive window starts (default ``1``).
+
+    Returns:
+        :class:`numpy.ndarray` of ``int64``, shape ``(S,)`` with
+        :math:`S = \lfloor (T - T_{in} - T_{out}) / \text{stride} \rfloor + 1`.
+    """
+    T, t_in, t_out, stride = (_as_int(v, n) for v, n in (
+        (num_timesteps, "num_timesteps"), (num_timesteps_in, "num_timesteps_in"),
+        (num_timesteps_out, "num_timesteps_out"), (stride, "stride")))
+    if t_in < 1:
+        raise ValueError(f"num_timesteps_in must be >= 1, got {t_in}.")
+    if t_out < 0:
+        raise ValueError(f"num_timesteps_out must be >= 0, got {t_out}.")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}.")
+    if t_in + t_out > T:
+        raise ValueError(
+            f"Window horizon num_timesteps_in + num_timesteps_out = {t_in} + {t_out} = "
+            f"{t_in + t_out} is longer than the series ({T} time steps). Use shorter "
+            f"input/output lengths or a longer series.")
+    return np.arange(0, T - t_in - t_out + 1, stride, dtype=np.int64)
+
+
+def chronological_split(
+    starts: np.ndarray,
+    ratios: Sequence[float] = (0.7, 0.1, 0.2),
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Split window starts chronologically into train / validation / test.
+
+    As in PGT-I's ``get_index_dataset`` (and DCRNN): the first
+    ``round(S * ratios[0])`` windows are training windows, the last
+    ``round(S * ratios[2])`` test windows and the ones in between validation
+    windows. Windows are not shuffled before splitting (no look-ahead); as in
+    those pipelines, the targets of the last training windows overlap the inputs
+    of the first validation windows.
+
+    Args:
+        starts (numpy.ndarray): 1-D window starts, e.g. from :func:`window_starts`.
+        ratios (sequence of 3 floats): train/val/test fractions, non-negative,
+            summing to 1 (default ``(0.7, 0.1, 0.2)``).
+
+    Returns:
+        ``(train_starts, val_starts, test_starts)``, each an ``int64`` array
+        (a copy, so the splits do not keep ``starts`` alive).
+    """
+    starts = _check_starts_array(starts)
+    ratios = tuple(float(r) for r in ratios)
+    if len(ratios) != 3:
+        raise ValueError(f"ratios must have 3 entries (train, val, test), got {len(ratios)}.")
+    if any(r < 0 or not math.isfinite(r) for r in ratios):
+        raise ValueError(f"ratios must be finite and non-negative, got {ratios}.")
+    if abs(sum(ratios) - 1.0) > 1e-6:
+        raise ValueError(
+            f"ratios must sum to 1, got {ratios} (sum {sum(ratios):.6g}). "
+            f"Use e.g. (0.7, 0.1, 0.2).")
+    S = len(starts)
+    n_train = int(round(S * ratios[0]))
+    n_test = min(int(round(S * ratios[2])), S - n_train)
+    n_val = S - n_train - n_test
+    parts = (starts[:n_train], starts[n_train:n_train + n_val], starts[n_train + n_val:])
+    for name, part, r in zip(("train", "validation", "test"), parts, ratios):
+        if r > 0 and len(part) == 0:
+            raise ValueError(
+                f"The {name} split is empty ({S} windows, ratios {ratios}). Use a longer "
+                f"series, a smaller stride or shorter windows, or larger ratio for {name}.")
+    return tuple(p.copy() for p in parts)  # type: ignore[return-value]
+
+
+def _as_int(v, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer, got {v!r}.")
+    return int(v)
+
+
+def _check_starts_array(starts) -> np.ndarray:
+    if isinstance(starts, torch.Tensor):
+        starts = starts.detach().cpu().numpy()
+    starts = np.asarray(starts)
+    if starts.ndim != 1:
+        raise ValueError(f"starts must be 1-D, got shape {starts.shape}.")
+    if starts.size and not np.issubdtype(starts.dtype, np.integer):
+        raise ValueError(f"starts must be integers, got dtype {starts.dtype}.")
+    return starts.astype(np.int64, copy=False)
+
+
+def _check_starts(starts, T: int, t_in: int, t_out: int) -> np.ndarray:
+    starts = _check_starts_array(starts)
+    if len(starts) == 0:
+        raise ValueError("starts is empty: no windows to serve. Check the split ratios and "
+                         "the series length (chronological_split / window_starts).")
+    lo, hi = int(starts.min()), int(starts.max())
+    if lo < 0 or hi + t_in + t_out > T:
+        raise ValueError(
+            f"Window starts must satisfy 0 <= s and s + {t_in} + {t_out} <= T = {T}; got "
+            f"starts in [{lo}, {hi}]. Build them with window_starts(T, T_in, T_out).")
+    return starts
+
+
+def _feature_index(features: Features, F: int, name: str) -> Optional[Union[slice, torch.Tensor]]:
+    r"""Normalize a feature selection to ``None`` (all), a ``slice`` (view) or an index tensor."""
+    if features is None:
+        return None
+    if isinstance(features, slice):
+        idx = np.arange(F)[features]
+    else:
+        idx = np.atleast_1d(np.asarray(features))
+        if idx.ndim != 1 or (idx.size and not np.issubdtype(idx.dtype, np.integer)):
+            raise ValueError(f"{name} must be an int, a slice or a 1-D sequence of ints, got "
+                             f"{features!r}.")
+        if idx.size and (idx.min() < -F or idx.max() >= F):
+            raise ValueError(f"{name} {features!r} out of range for F = {F} features.")
+        idx = np.where(idx < 0, idx + F, idx).astype(np.int64)
+    if idx.size == 0:
+        raise ValueError(f"{name} selects no feature.")
+    if len(idx) == F and np.array_equal(idx, np.arange(F)):
+        return None
+    if np.all(np.diff(idx) == 1):
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return torch.as_tensor(idx, dtype=torch.long)
+
