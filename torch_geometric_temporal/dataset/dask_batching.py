@@ -33,7 +33,8 @@ import torch
 
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._hdf5 import open_speed_table, read_speed_rows
-from torch_geometric_temporal.dataset.index_batching import WindowBatchDataset
+from torch_geometric_temporal.dataset.index_batching import IndexDataset, WindowBatchDataset
+from torch_geometric_temporal.dataset.windows import Features, WindowSpec
 
 log = logging.getLogger(__name__)
 
@@ -280,13 +281,9 @@ def dask_fit_statistics(data: Any, train_starts: np.ndarray, num_timesteps_in: i
     if data.ndim != 3:
         raise ValueError(f"data must have shape (T, N, F), got {data.shape}.")
     T, N, F = (int(s) for s in data.shape)
-    starts = np.asarray(train_starts, dtype=np.int64).reshape(-1)
-    t_in = int(num_timesteps_in)
-    if starts.size == 0:
-        raise ValueError("train_starts is empty; check the split ratios and the series length.")
-    if t_in < 1 or starts.min() < 0 or starts.max() + t_in > T:
-        raise ValueError(f"training windows [{starts.min()}, {starts.max()} + {t_in}) do not fit in "
-                         f"T = {T} time steps; build the starts with window_starts(T, T_in, T_out).")
+    inputs = WindowSpec(num_timesteps_in, 0)  # the statistics read the inputs only
+    t_in = inputs.num_timesteps_in
+    starts = inputs.check(train_starts, T)
     fit = np.arange(F) if features is None else np.atleast_1d(np.asarray(features, dtype=np.int64))
     diff = np.zeros(T + 1, dtype=np.int64)
     np.add.at(diff, starts, 1)
@@ -344,12 +341,6 @@ def window_ranges(starts: np.ndarray, window: int) -> List[Tuple[int, int]]:
     return ranges
 
 
-def _index_batching():
-    from torch_geometric_temporal.dataset import index_batching
-
-    return index_batching
-
-
 class DaskIndexDataset(WindowBatchDataset):
     r"""Index-batching over a Dask array: the series stays in Dask (on disk
     or on a cluster) and each batch computes only the rows its windows need.
@@ -365,9 +356,11 @@ class DaskIndexDataset(WindowBatchDataset):
         data (dask.array.Array): ``(T, N, F)`` series, e.g. from
             :func:`read_dask_array`.
         starts (numpy.ndarray): window starts.
-        num_timesteps_in (int): input length.
-        num_timesteps_out (int): output length.
-        target_features (int or list of int, optional): features of ``y``.
+        num_timesteps_in (WindowSpec or int): the window, or its input length.
+        num_timesteps_out (int, optional): output length (with an int
+            ``num_timesteps_in``).
+        target_features (int or list of int, optional): features of ``y``
+            (with an int ``num_timesteps_in``).
         mean, std (tensor ``(F,)``, optional): standardize at gather time.
         scheduler (str, optional): Dask scheduler for the fetch; default
             ``"synchronous"`` (read in this process: right for file-backed
@@ -376,42 +369,29 @@ class DaskIndexDataset(WindowBatchDataset):
         device (torch.device, optional): device of the returned batches.
     """
 
-    def __init__(self, data: Any, starts: np.ndarray, num_timesteps_in: int, num_timesteps_out: int,
-                 target_features: Optional[Union[int, Sequence[int]]] = None, mean=None, std=None,
+    def __init__(self, data: Any, starts: np.ndarray, num_timesteps_in: Union[WindowSpec, int],
+                 num_timesteps_out: Optional[int] = None, target_features: Features = None, mean=None, std=None,
                  scheduler: Optional[str] = "synchronous", device: Optional[Union[str, torch.device]] = None):
-        ib = _index_batching()
         self.data = read_dask_array(data)
         if self.data.ndim != 3:
             raise ValueError(f"data must have shape (T, N, F), got {self.data.shape}.")
-        T = int(self.data.shape[0])
-        self.num_timesteps_in = int(num_timesteps_in)
-        self.num_timesteps_out = int(num_timesteps_out)
-        ib.window_starts(T, self.num_timesteps_in, self.num_timesteps_out)  # validates lengths
-        self.starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-        if self.starts.size == 0:
-            raise ValueError("starts is empty: no windows to serve.")
-        if self.starts.min() < 0 or self.starts.max() + self.window > T:
-            raise ValueError(f"window starts must satisfy 0 <= s and s + {self.window} <= T = {T}.")
-        self.target_features = target_features
+        self.spec = WindowSpec.of(num_timesteps_in, num_timesteps_out, target_features)
+        self.starts = self.spec.check(starts, int(self.data.shape[0]))
         self.mean, self.std = mean, std
         self.scheduler = scheduler
         self.device = device
-
-    @property
-    def window(self) -> int:
-        return self.num_timesteps_in + self.num_timesteps_out
 
     def __len__(self) -> int:
         return int(self.starts.size)
 
     def fetch_rows(self, starts: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         r"""Rows the windows at ``starts`` need, with one compute: returns
-        ``(rows, local_starts)`` with ``rows[local_starts[i]:][:window]`` the
-        window of ``starts[i]``."""
+        ``(rows, local_starts)`` with ``rows[local_starts[i]:][:spec.span]``
+        the window of ``starts[i]``."""
         dask = require("dask", "dask", "Dask batching")
 
         order = np.unique(starts)
-        ranges = window_ranges(order, self.window)
+        ranges = window_ranges(order, self.spec.span)
         parts = dask.compute(*[self.data[lo:hi] for lo, hi in ranges], scheduler=self.scheduler)
         offsets, total = [], 0
         for (lo, hi) in ranges:
@@ -427,20 +407,18 @@ class DaskIndexDataset(WindowBatchDataset):
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         starts = self.starts[idx]
         rows, local = self.fetch_rows(starts)
-        ds = _index_batching().IndexDataset(
-            rows, local, self.num_timesteps_in, self.num_timesteps_out,
-            target_features=self.target_features, mean=self.mean, std=self.std, device=self.device)
+        ds = IndexDataset(rows, local, self.spec, mean=self.mean, std=self.std, device=self.device)
         return ds.gather(np.arange(len(local)))
 
 
-def _cut_windows(rows: np.ndarray, local_starts: np.ndarray, t_in: int, t_out: int, target, mean, std, part: int):
-    ds = _index_batching().IndexDataset(rows, local_starts, t_in, t_out, target_features=target, mean=mean, std=std)
+def _cut_windows(rows: np.ndarray, local_starts: np.ndarray, spec: WindowSpec, mean, std, part: int):
+    ds = IndexDataset(rows, local_starts, spec, mean=mean, std=std)
     return ds.gather(np.arange(len(local_starts)))[part].numpy()
 
 
-def dask_materialize_windows(data: Any, starts: np.ndarray, num_timesteps_in: int, num_timesteps_out: int,
-                             target_features: Optional[Union[int, Sequence[int]]] = None, mean=None, std=None,
-                             windows_per_chunk: Optional[int] = None) -> Tuple[Any, Any]:
+def dask_materialize_windows(data: Any, starts: np.ndarray, num_timesteps_in: Union[WindowSpec, int],
+                             num_timesteps_out: Optional[int] = None, target_features: Features = None,
+                             mean=None, std=None, windows_per_chunk: Optional[int] = None) -> Tuple[Any, Any]:
     r"""The Dask baseline: every window materialized as Dask arrays.
 
     Returns ``X (S, T_in, N, F)`` and ``Y (S, T_out, N, F_y)``, chunked by
@@ -451,8 +429,8 @@ def dask_materialize_windows(data: Any, starts: np.ndarray, num_timesteps_in: in
     Args:
         data: ``(T, N, F)`` series (see :func:`read_dask_array`).
         starts (numpy.ndarray): window starts.
-        num_timesteps_in, num_timesteps_out (int): window lengths.
-        target_features, mean, std: as for :class:`DaskIndexDataset`.
+        num_timesteps_in, num_timesteps_out, target_features, mean, std: as
+            for :class:`DaskIndexDataset`.
         windows_per_chunk (int, optional): windows per output chunk (default:
             about 16 MiB of ``X`` per chunk).
     """
@@ -461,24 +439,19 @@ def dask_materialize_windows(data: Any, starts: np.ndarray, num_timesteps_in: in
     da = _dask_array()
     data = read_dask_array(data)
     T, N, F = (int(s) for s in data.shape)
-    t_in, t_out = int(num_timesteps_in), int(num_timesteps_out)
-    starts = np.asarray(starts, dtype=np.int64).reshape(-1)
-    if starts.size == 0 or starts.min() < 0 or starts.max() + t_in + t_out > T:
-        raise ValueError(f"window starts must be non-empty with 0 <= s and s + {t_in + t_out} <= T = {T}.")
+    spec = WindowSpec.of(num_timesteps_in, num_timesteps_out, target_features)
+    t_in, t_out = spec.num_timesteps_in, spec.num_timesteps_out
+    starts = spec.check(starts, T)
     itemsize = np.dtype(data.dtype).itemsize
     per = windows_per_chunk or max(1, CHUNK_BYTES // max(1, t_in * N * F * itemsize))
-    if target_features is None:
-        f_y = F
-    else:
-        f_y = len(np.atleast_1d(np.arange(F)[np.asarray(target_features)]))
+    f_y = spec.num_targets(F)
     xs, ys = [], []
     for a in range(0, len(starts), per):
         s = starts[a:a + per]
-        lo, hi = int(s.min()), int(s.max()) + t_in + t_out
+        lo, hi = int(s.min()), int(s.max()) + spec.span
         rows = data[lo:hi]
         for part, (length, f, out) in enumerate(((t_in, F, xs), (t_out, f_y, ys))):
-            block = dask.delayed(_cut_windows, pure=True)(rows, s - lo, t_in, t_out, target_features, mean, std,
-                                                          part)
+            block = dask.delayed(_cut_windows, pure=True)(rows, s - lo, spec, mean, std, part)
             out.append(da.from_delayed(block, shape=(len(s), length, N, f), dtype=data.dtype))
     return da.concatenate(xs, axis=0), da.concatenate(ys, axis=0)
 

@@ -63,9 +63,10 @@ from torch_geometric_temporal.dataset.samplers import (  # noqa: F401 (re-export
 )
 from torch_geometric_temporal.dataset.windows import (  # noqa: F401 (re-exported)
     Features,
+    WindowSpec,
     _as_int,
-    _check_starts,
     _feature_index,
+    _num_selected,
     chronological_split,
     window_starts,
 )
@@ -171,10 +172,9 @@ def fit_statistics(
     """
     src = _Source(data)
     T, N, F = src.shape
-    t_in = _as_int(num_timesteps_in, "num_timesteps_in")
-    if t_in < 1:
-        raise ValueError(f"num_timesteps_in must be >= 1, got {t_in}.")
-    starts = _check_starts(train_starts, T, t_in, 0)
+    inputs = WindowSpec(num_timesteps_in, 0)  # the statistics read the inputs only
+    t_in = inputs.num_timesteps_in
+    starts = inputs.check(train_starts, T)
     if not src.dtype.is_floating_point:
         raise ValueError(f"data must be floating point for statistics, got {src.dtype}.")
     fsel = _feature_index(features, F, "features")
@@ -366,8 +366,7 @@ def _gather(src: _Source, s: torch.Tensor, t_in: int, t_out: int,
     """
     _, N, F = src.shape
     B = s.numel()
-    f_y = F if target is None else (len(range(F)[target]) if isinstance(target, slice)
-                                    else target.numel())
+    f_y = _num_selected(target, F)
     n_x, n_y = B * t_in * N * F, B * t_out * N * f_y
     if src.kind == "torch":
         data = src.tensor
@@ -420,8 +419,8 @@ def _gather(src: _Source, s: torch.Tensor, t_in: int, t_out: int,
 def materialize_windows(
     data: ArrayLike,
     starts: np.ndarray,
-    num_timesteps_in: int,
-    num_timesteps_out: int,
+    num_timesteps_in: Union[WindowSpec, int],
+    num_timesteps_out: Optional[int] = None,
     target_features: Features = None,
     mean=None,
     std=None,
@@ -439,9 +438,11 @@ def materialize_windows(
     Args:
         data (numpy.ndarray, numpy.memmap or torch.Tensor): ``(T, N, F)``.
         starts (numpy.ndarray): window starts.
-        num_timesteps_in (int), num_timesteps_out (int): window lengths.
+        num_timesteps_in (WindowSpec or int): the window, or its input length.
+        num_timesteps_out (int, optional): output length (with an int
+            ``num_timesteps_in``).
         target_features (int, slice or sequence of int, optional): features of
-            ``Y`` (default: all).
+            ``Y`` (default: all; with an int ``num_timesteps_in``).
         mean, std (optional): standardize the windows (same arithmetic as
             :func:`standardize_`).
         chunk_windows (int): windows gathered per step (bounds temporaries).
@@ -453,12 +454,12 @@ def materialize_windows(
     """
     src = _Source(data)
     T, N, F = src.shape
-    t_in = _as_int(num_timesteps_in, "num_timesteps_in")
-    t_out = _as_int(num_timesteps_out, "num_timesteps_out")
-    starts = _check_starts(starts, T, t_in, t_out)
-    target = _feature_index(target_features, F, "target_features")
+    spec = WindowSpec.of(num_timesteps_in, num_timesteps_out, target_features)
+    t_in, t_out = spec.num_timesteps_in, spec.num_timesteps_out
+    starts = spec.check(starts, T)
+    target = spec.target_index(F)
     if not allow_nan:
-        n_nan, n_inf = src.count_nonfinite(int(starts.min()), int(starts.max()) + t_in + t_out)
+        n_nan, n_inf = src.count_nonfinite(int(starts.min()), int(starts.max()) + spec.span)
         if n_nan or n_inf:
             raise _nonfinite_error(n_nan, n_inf, "data")
     stats = None
@@ -466,8 +467,7 @@ def materialize_windows(
         if mean is None or std is None:
             raise ValueError("Give both mean and std (or neither).")
         stats = _RowStats(*_stats_for(mean, std, F, src.dtype, src.device), N, target)
-    f_y = F if target is None else len(range(F)[target]) if isinstance(target, slice) \
-        else target.numel()
+    f_y = _num_selected(target, F)
     S = len(starts)
     X = torch.empty((S, t_in, N, F), dtype=src.dtype, device=src.device)
     Y = torch.empty((S, t_out, N, f_y), dtype=src.dtype, device=src.device)
@@ -536,10 +536,12 @@ class IndexDataset(WindowBatchDataset):
         data (numpy.ndarray, numpy.memmap or torch.Tensor): ``(T, N, F)`` array.
         starts (numpy.ndarray): window starts (e.g. a split from
             :func:`chronological_split`).
-        num_timesteps_in (int): input length :math:`T_{in}`.
-        num_timesteps_out (int): output length :math:`T_{out}`.
+        num_timesteps_in (WindowSpec or int): the window (lengths and target
+            features), or the input length :math:`T_{in}`.
+        num_timesteps_out (int, optional): output length :math:`T_{out}`
+            (with an int ``num_timesteps_in``).
         target_features (int, slice or sequence of int, optional): features of
-            ``y`` (default: all ``F``).
+            ``y`` (default: all ``F``; with an int ``num_timesteps_in``).
         mean, std (tensor or array ``(F,)``, optional): standardize at gather
             time, with the arithmetic of :func:`standardize_` (bit-identical).
         device (torch.device or str, optional): move array and statistics there
@@ -553,8 +555,8 @@ class IndexDataset(WindowBatchDataset):
         self,
         data: ArrayLike,
         starts: np.ndarray,
-        num_timesteps_in: int,
-        num_timesteps_out: int,
+        num_timesteps_in: Union[WindowSpec, int],
+        num_timesteps_out: Optional[int] = None,
         target_features: Features = None,
         mean=None,
         std=None,
@@ -563,14 +565,10 @@ class IndexDataset(WindowBatchDataset):
     ):
         src = _Source(data)
         T, N, F = src.shape
-        self.num_timesteps_in = _as_int(num_timesteps_in, "num_timesteps_in")
-        self.num_timesteps_out = _as_int(num_timesteps_out, "num_timesteps_out")
-        if self.num_timesteps_in < 1 or self.num_timesteps_out < 0:
-            raise ValueError("num_timesteps_in must be >= 1 and num_timesteps_out >= 0, got "
-                             f"{self.num_timesteps_in} and {self.num_timesteps_out}.")
-        if self.num_timesteps_in + self.num_timesteps_out > T:
-            window_starts(T, self.num_timesteps_in, self.num_timesteps_out)  # raises
-        starts = _check_starts(starts, T, self.num_timesteps_in, self.num_timesteps_out)
+        self.spec = WindowSpec.of(num_timesteps_in, num_timesteps_out, target_features)
+        self.num_timesteps_in = self.spec.num_timesteps_in
+        self.num_timesteps_out = self.spec.num_timesteps_out
+        starts = self.spec.check(starts, T)
         if device is not None:
             device = torch.device(device)
             if device.type == "cuda" and not torch.cuda.is_available():
@@ -579,7 +577,7 @@ class IndexDataset(WindowBatchDataset):
             src = src.to(device)
         self._src = src
         self.allow_nan = bool(allow_nan)
-        self._target = _feature_index(target_features, F, "target_features")
+        self._target = self.spec.target_index(F)
         if isinstance(self._target, torch.Tensor) and src.kind == "torch":
             self._target = self._target.to(src.device)  # once, not per batch
         if mean is not None or std is not None:

@@ -5,18 +5,148 @@ A sample of a ``(T, N, F)`` series is the window starting at ``s``: inputs
 the arithmetic every mode shares (index-batching, base, Dask, the DDP shard
 plan, the baselines): the window starts of a series and their chronological
 train / validation / test split, and the checks of window starts.
+:class:`WindowSpec` is the one object that knows the window; everything that
+cuts windows asks it.
+
+Example::
+
+    spec = WindowSpec(12, 12, target_features=[0])
+    train, val, test = spec.split(data.shape[0])   # chronological split of spec.starts(T)
+    spec.check(train, data.shape[0])               # int64, non-empty, inside the series
+    spec.span                                      # 24 time steps per window
 """
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-__all__ = ["window_starts", "chronological_split"]
+__all__ = ["WindowSpec", "window_starts", "chronological_split", "split_starts"]
 
 Features = Optional[Union[int, Sequence[int], slice]]
+Ratio = Sequence[float]
+
+
+@dataclass(frozen=True)
+class WindowSpec:
+    r"""The window of a forecasting sample: input length, output length,
+    stride between window starts and the target features.
+
+    Window ``s`` reads the inputs ``data[s : s + T_in]`` (all ``F`` features)
+    and the targets ``data[s + T_in : s + T_in + T_out, :, target_features]``.
+
+    Args:
+        num_timesteps_in (int): input length :math:`T_{in} \geq 1`.
+        num_timesteps_out (int): output (horizon) length :math:`T_{out} \geq 0`.
+        stride (int): step between consecutive window starts (default ``1``).
+        target_features (int, slice or sequence of int, optional): features of
+            the targets; ``None`` (default) for all ``F``. A sequence is kept
+            as a tuple (the spec is immutable and hashable).
+    """
+
+    num_timesteps_in: int
+    num_timesteps_out: int
+    stride: int = 1
+    target_features: Features = None
+
+    def __post_init__(self) -> None:
+        t_in = _as_int(self.num_timesteps_in, "num_timesteps_in")
+        t_out = _as_int(self.num_timesteps_out, "num_timesteps_out")
+        stride = _as_int(self.stride, "stride")
+        if t_in < 1:
+            raise ValueError(f"num_timesteps_in must be >= 1, got {t_in}.")
+        if t_out < 0:
+            raise ValueError(f"num_timesteps_out must be >= 0, got {t_out}.")
+        if stride < 1:
+            raise ValueError(f"stride must be >= 1, got {stride}.")
+        target = self.target_features
+        if target is not None and not isinstance(target, (slice, int, np.integer)):
+            target = tuple(np.asarray(target).reshape(-1).tolist()) \
+                if not isinstance(target, torch.Tensor) else tuple(target.reshape(-1).tolist())
+        for name, value in (("num_timesteps_in", t_in), ("num_timesteps_out", t_out),
+                            ("stride", stride), ("target_features", target)):
+            object.__setattr__(self, name, value)
+
+    @classmethod
+    def of(cls, window: Union["WindowSpec", int], num_timesteps_out: Optional[int] = None,
+           target_features: Features = None) -> "WindowSpec":
+        r"""``window`` itself when it is a :class:`WindowSpec`, else the spec
+        ``WindowSpec(window, num_timesteps_out, target_features=...)``: lets the
+        datasets take either a spec or the upstream ``(T_in, T_out)`` integers.
+
+        Args:
+            window (WindowSpec or int): a spec, or the input length.
+            num_timesteps_out (int, optional): output length (with an int ``window``).
+            target_features (optional): target features (with an int ``window``).
+        """
+        if isinstance(window, WindowSpec):
+            if num_timesteps_out is not None or target_features is not None:
+                raise ValueError("Give either a WindowSpec or num_timesteps_in, num_timesteps_out "
+                                 "and target_features, not both.")
+            return window
+        if num_timesteps_out is None:
+            raise ValueError("num_timesteps_out is required with an integer num_timesteps_in.")
+        return cls(window, num_timesteps_out, target_features=target_features)
+
+    @property
+    def span(self) -> int:
+        r"""Time steps one window reads: :math:`T_{in} + T_{out}`."""
+        return self.num_timesteps_in + self.num_timesteps_out
+
+    def starts(self, num_timesteps: int) -> np.ndarray:
+        r"""All window starts of a series of ``num_timesteps`` steps
+        (:func:`window_starts` with this spec's lengths and stride), ``(S,)`` int64."""
+        return window_starts(num_timesteps, self.num_timesteps_in, self.num_timesteps_out, self.stride)
+
+    def split(self, num_timesteps: int, ratios: Ratio = (0.7, 0.1, 0.2),
+              ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r"""``(train, val, test)`` window starts: :func:`chronological_split`
+        of :meth:`starts`."""
+        return chronological_split(self.starts(num_timesteps), ratios)
+
+    def check(self, starts, num_timesteps: int, allow_empty: bool = False) -> np.ndarray:
+        r"""The one check of window starts: 1-D integers (a torch tensor is
+        accepted), non-empty (unless ``allow_empty``), and every window inside
+        the series, ``0 <= s`` and ``s + T_in + T_out <= T``.
+
+        Args:
+            starts (array-like or torch.Tensor): window starts ``(S,)``.
+            num_timesteps (int): length :math:`T` of the series.
+            allow_empty (bool): accept ``S = 0`` (default ``False``: raise).
+
+        Returns:
+            ``starts`` as an ``int64`` numpy array ``(S,)`` (no copy if it is one).
+
+        Raises:
+            ValueError: what is wrong and how to build valid starts.
+        """
+        if self.span > num_timesteps:
+            self.starts(num_timesteps)  # raises: the window is longer than the series
+        starts = _check_starts_array(starts)
+        if len(starts) == 0:
+            if allow_empty:
+                return starts
+            raise ValueError("starts is empty: no windows to serve. Check the split ratios and "
+                             "the series length (chronological_split / window_starts).")
+        lo, hi = int(starts.min()), int(starts.max())
+        if lo < 0 or hi + self.span > num_timesteps:
+            t_in, t_out = self.num_timesteps_in, self.num_timesteps_out
+            raise ValueError(
+                f"Window starts must satisfy 0 <= s and s + {t_in} + {t_out} <= T = {num_timesteps}; "
+                f"got starts in [{lo}, {hi}]. Build them with window_starts(T, T_in, T_out).")
+        return starts
+
+    def target_index(self, num_features: int) -> Optional[Union[slice, torch.Tensor]]:
+        r"""The target features of a series with ``num_features`` features as
+        ``None`` (all), a ``slice`` or an index tensor; raises if out of range."""
+        return _feature_index(self.target_features, num_features, "target_features")
+
+    def num_targets(self, num_features: int) -> int:
+        r"""Number :math:`F_y` of target features of a series with ``F`` features."""
+        return _num_selected(self.target_index(num_features), num_features)
 
 
 def window_starts(
@@ -104,6 +234,14 @@ def chronological_split(
     return tuple(p.copy() for p in parts)  # type: ignore[return-value]
 
 
+def split_starts(num_timesteps: int, num_timesteps_in: int, num_timesteps_out: int,
+                 ratio: Ratio) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""Window starts of a series of ``num_timesteps`` steps, split
+    chronologically into train/val/test by ``ratio``
+    (``WindowSpec(num_timesteps_in, num_timesteps_out).split(num_timesteps, ratio)``)."""
+    return WindowSpec(num_timesteps_in, num_timesteps_out).split(num_timesteps, ratio)
+
+
 def _as_int(v, name: str) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
         raise ValueError(f"{name} must be an integer, got {v!r}.")
@@ -119,19 +257,6 @@ def _check_starts_array(starts) -> np.ndarray:
     if starts.size and not np.issubdtype(starts.dtype, np.integer):
         raise ValueError(f"starts must be integers, got dtype {starts.dtype}.")
     return starts.astype(np.int64, copy=False)
-
-
-def _check_starts(starts, T: int, t_in: int, t_out: int) -> np.ndarray:
-    starts = _check_starts_array(starts)
-    if len(starts) == 0:
-        raise ValueError("starts is empty: no windows to serve. Check the split ratios and "
-                         "the series length (chronological_split / window_starts).")
-    lo, hi = int(starts.min()), int(starts.max())
-    if lo < 0 or hi + t_in + t_out > T:
-        raise ValueError(
-            f"Window starts must satisfy 0 <= s and s + {t_in} + {t_out} <= T = {T}; got "
-            f"starts in [{lo}, {hi}]. Build them with window_starts(T, T_in, T_out).")
-    return starts
 
 
 def _feature_index(features: Features, F: int, name: str) -> Optional[Union[slice, torch.Tensor]]:
@@ -156,3 +281,9 @@ def _feature_index(features: Features, F: int, name: str) -> Optional[Union[slic
         return slice(int(idx[0]), int(idx[-1]) + 1)
     return torch.as_tensor(idx, dtype=torch.long)
 
+
+def _num_selected(index: Optional[Union[slice, torch.Tensor]], F: int) -> int:
+    r"""Number of features an index from :func:`_feature_index` selects out of ``F``."""
+    if index is None:
+        return F
+    return len(range(F)[index]) if isinstance(index, slice) else index.numel()
