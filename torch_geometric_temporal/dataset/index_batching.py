@@ -9,9 +9,10 @@ This module provides
 
 * the window logic shared by every mode: :func:`window_starts`,
   :func:`chronological_split`;
-* preprocessing without full-size copies: :func:`fit_statistics` (z-score
-  statistics of the *materialized training inputs*, computed from the raw array),
-  :func:`standardize_` (in place, chunked) and :func:`add_time_of_day`;
+* preprocessing without full-size copies: :func:`add_time_of_day`, and (defined
+  in :mod:`~torch_geometric_temporal.dataset.scaling`, re-exported here)
+  :func:`fit_statistics` (z-score statistics of the *materialized training
+  inputs*, computed from the raw array) and :func:`standardize_` (in place);
 * :class:`IndexDataset`, whose ``__getitem__``/``__getitems__`` turn a whole batch
   of window indices into ``(B, T_in, N, F)`` / ``(B, T_out, N, F_y)`` tensors with
   one vectorized gather, on numpy, torch (CPU or CUDA: *GPU-index-batching*) or
@@ -53,6 +54,13 @@ from torch_geometric_temporal.dataset._source import (  # noqa: F401 (re-exporte
     _Source,
     series_to,
 )
+from torch_geometric_temporal.dataset.scaling import (  # noqa: F401 (re-exported)
+    Scaler,
+    _RowStats,
+    _stats_for,
+    fit_statistics,
+    standardize_,
+)
 from torch_geometric_temporal.dataset.samplers import (  # noqa: F401 (re-exported)
     DistributedIndexSampler,
     TensorBatchSampler,
@@ -89,199 +97,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _stats_for(mean, std, F: int, dtype: torch.dtype, device) -> Tuple[torch.Tensor, torch.Tensor]:
-    mean = torch.as_tensor(mean).to(device=device, dtype=dtype).reshape(-1)
-    std = torch.as_tensor(std).to(device=device, dtype=dtype).reshape(-1)
-    if mean.numel() not in (1, F) or std.numel() not in (1, F):
-        raise ValueError(f"mean and std must have F = {F} entries (or 1), got "
-                         f"{mean.numel()} and {std.numel()}.")
-    if bool((std == 0).any()):
-        raise ValueError("std contains zeros; fit_statistics replaces zero std by 1, do the same.")
-    return mean.expand(F).contiguous(), std.expand(F).contiguous()
-
-
-class _RowStats:
-    r"""Statistics tiled to rows of ``N * F`` values, for x and (target) y.
-
-    Standardizing ``t.view(-1, N * F)`` with a tiled ``(N * F,)`` row applies the
-    same IEEE float ops to every element as broadcasting the ``(F,)`` statistics
-    (so the same bits), but with a long contiguous inner loop: about 10 x faster
-    than broadcasting over ``F = 2``.
-    """
-
-    def __init__(self, mean: torch.Tensor, std: torch.Tensor, N: int,
-                 target: Optional[Union[slice, torch.Tensor]]):
-        self.mean, self.std = mean, std
-        self.x = (mean.repeat(N), std.repeat(N))
-        if target is None:
-            self.y = self.x
-        else:
-            t = target if isinstance(target, slice) else target.to(mean.device)
-            self.y = (mean[t].repeat(N), std[t].repeat(N))
-
-    @staticmethod
-    def apply_(t: torch.Tensor, row: Tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        if t.numel() and t.is_contiguous():
-            t.view(-1, row[0].numel()).sub_(row[0]).div_(row[1])
-        elif t.numel():  # same ops, broadcast over the (N * F) trailing elements
-            shape = t.shape[-2:]
-            t.sub_(row[0].view(shape)).div_(row[1].view(shape))
-        return t
-
-
-
-
 # ---------------------------------------------------------------------------
-# Statistics and preprocessing
+# Preprocessing
 # ---------------------------------------------------------------------------
-def fit_statistics(
-    data: ArrayLike,
-    train_starts: np.ndarray,
-    num_timesteps_in: int,
-    features: Features = None,
-    unbiased: bool = False,
-    allow_nan: bool = False,
-    dtype: torch.dtype = torch.float32,
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    r"""Per-feature z-score statistics of the materialized training *input* windows.
-
-    The result equals ``X.mean((0, 1, 2))`` and ``X.std((0, 1, 2))`` of
-    ``X = materialize_windows(data, train_starts, T_in, 0)[0]`` but is computed
-    from the raw array: time step :math:`t` is weighted by
-    :math:`w_t = |\{s \in \text{train}: s \le t < s + T_{in}\}|`, the number of
-    training windows whose input covers it. One pass over the covered rows in
-    ``float64`` chunks (shifted sums for numerical stability); no full-size copy,
-    and memory-mapped sources are read with ``pread``.
-
-    Args:
-        data (numpy.ndarray, numpy.memmap or torch.Tensor): ``(T, N, F)`` array.
-        train_starts (numpy.ndarray): training window starts.
-        num_timesteps_in (int): input length :math:`T_{in}`.
-        features (int, slice or sequence of int, optional): features to fit; the
-            others get ``mean = 0`` and ``std = 1`` so standardization leaves them
-            unchanged bit for bit (e.g. a time-of-day feature). Default: all.
-        unbiased (bool): Bessel-corrected std (``torch.std`` default) instead of
-            the population std (``numpy.std`` default). Default ``False``.
-        allow_nan (bool): ignore NaN entries (statistics of the non-NaN entries)
-            instead of raising ``ValueError``. Default ``False``.
-        dtype (torch.dtype): dtype of the returned tensors (default ``float32``).
-
-    Returns:
-        ``(mean, std)``, CPU tensors of shape ``(F,)``. A fitted std of exactly 0
-        (constant feature) is replaced by 1 with a logged warning.
-    """
-    src = _Source(data)
-    T, N, F = src.shape
-    inputs = WindowSpec(num_timesteps_in, 0)  # the statistics read the inputs only
-    t_in = inputs.num_timesteps_in
-    starts = inputs.check(train_starts, T)
-    if not src.dtype.is_floating_point:
-        raise ValueError(f"data must be floating point for statistics, got {src.dtype}.")
-    fsel = _feature_index(features, F, "features")
-    fit = np.arange(F) if fsel is None else np.arange(F)[
-        fsel if isinstance(fsel, slice) else fsel.numpy()]
-
-    # Coverage weights via a difference array: w[t] = #windows with s <= t < s + T_in.
-    diff = np.zeros(T + 1, dtype=np.int64)
-    np.add.at(diff, starts, 1)
-    np.add.at(diff, starts + t_in, -1)
-    w_all = np.cumsum(diff[:T])
-    lo, hi = int(starts.min()), int(starts.max()) + t_in
-    dev = src.device
-    w_t = torch.from_numpy(w_all[lo:hi].astype(np.float64)).to(dev)
-
-    fit_t = torch.as_tensor(fit, device=dev)
-    step = src.chunk_rows(8)
-    shift = None
-    s1 = torch.zeros(len(fit), dtype=torch.float64, device=dev)
-    s2 = torch.zeros_like(s1)
-    cnt = torch.zeros_like(s1)
-    for a in range(lo, hi, step):
-        b = min(a + step, hi)
-        x = src.rows(a, b)
-        w = w_t[a - lo:b - lo]
-        keep = w > 0
-        if not bool(keep.all()):  # rows in no training window (stride > T_in): skip them
-            x, w = x[keep], w[keep]  # (so NaN there is not an error either)
-            if w.numel() == 0:
-                continue
-        x = (x if len(fit) == F else x.index_select(2, fit_t)).to(torch.float64, copy=True)
-        if shift is None:  # shift by a rough mean of the first chunk: exact shifted sums
-            shift = (torch.nanmean(x, dim=(0, 1)) if allow_nan else x.mean(dim=(0, 1)))
-            shift = torch.nan_to_num(shift, nan=0.0, posinf=0.0, neginf=0.0)
-        x.sub_(shift)  # x is a fresh float64 chunk: work in place
-        if allow_nan:
-            valid = ~torch.isnan(x)
-            x.masked_fill_(~valid, 0.0)
-            cnt += (valid.sum(dim=1).to(torch.float64) * w[:, None]).sum(0)
-        s1 += (x.sum(dim=1) * w[:, None]).sum(0)  # no BLAS: no extra buffers
-        s2 += (x.square_().sum(dim=1) * w[:, None]).sum(0)
-    if not allow_nan:
-        cnt.fill_(float(w_t.sum()) * N)
-    if not bool(torch.isfinite(s2).all()):
-        n_nan, n_inf = src.count_nonfinite(lo, hi)
-        if n_nan and allow_nan and not n_inf:
-            pass
-        else:
-            raise _nonfinite_error(n_nan, n_inf, "The training part of data")
-    if bool((cnt == 0).any()):
-        raise ValueError("A fitted feature has no valid (non-NaN) training value.")
-    m1 = s1 / cnt
-    var = torch.clamp(s2 / cnt - m1 * m1, min=0.0)
-    if unbiased:
-        var = var * cnt / torch.clamp(cnt - 1, min=1.0)
-    mean = torch.zeros(F, dtype=torch.float64)
-    std = torch.ones(F, dtype=torch.float64)
-    mean[torch.as_tensor(fit)] = (m1 + shift).cpu()
-    fitted_std = var.sqrt().cpu()
-    if bool((fitted_std == 0).any()):
-        log.warning("fit_statistics: features %s are constant over the training inputs; "
-                    "using std = 1 for them.", fit[(fitted_std == 0).numpy()].tolist())
-        fitted_std[fitted_std == 0] = 1.0
-    std[torch.as_tensor(fit)] = fitted_std
-    return mean.to(dtype), std.to(dtype)
-
-
-def standardize_(data: ArrayLike, mean, std) -> ArrayLike:
-    r"""Z-score ``data`` in place: ``data = (data - mean) / std`` per feature.
-
-    Chunked over time (no second full-size array). The arithmetic is exactly the
-    one :class:`IndexDataset` applies at gather time (``mean``/``std`` cast to the
-    data dtype, then ``sub_`` and ``div_`` in that dtype), so standardizing here
-    and gathering, or gathering with ``mean``/``std``, give bit-identical batches.
-
-    Args:
-        data (numpy.ndarray or torch.Tensor): writable ``(T, N, F)`` floating array
-            (a ``numpy.memmap`` opened with ``mode="r+"`` works too, writing through).
-        mean, std (tensor or array, shape ``(F,)``): e.g. from :func:`fit_statistics`.
-
-    Returns:
-        ``data`` (the same object).
-    """
-    src = _Source(data)
-    if isinstance(data, np.ndarray) and not data.flags.writeable:
-        raise ValueError(
-            "standardize_ needs writable data, got a read-only array (e.g. np.load(..., "
-            "mmap_mode='r')). Pass mean=..., std=... to IndexDataset to standardize at "
-            "gather time instead, or open the memmap with mmap_mode='r+'.")
-    if not src.dtype.is_floating_point:
-        raise ValueError(f"standardize_ needs floating point data, got {src.dtype}.")
-    t = data if isinstance(data, torch.Tensor) else _from_numpy(data)
-    T, N, F = src.shape
-    mean, std = _stats_for(mean, std, F, t.dtype, t.device)
-    step = src.chunk_rows(t.element_size())
-    mean_row, std_row = mean.repeat(N), std.repeat(N)
-    for a in range(0, T, step):
-        chunk = t[a:a + step]
-        if chunk.is_contiguous():
-            chunk.view(-1, N * F).sub_(mean_row).div_(std_row)
-        else:
-            chunk.sub_(mean).div_(std)
-    if isinstance(data, np.memmap):
-        data.flush()
-    return data
-
-
 def add_time_of_day(
     data: ArrayLike,
     timestamps=None,
@@ -466,7 +284,7 @@ def materialize_windows(
     if mean is not None or std is not None:
         if mean is None or std is None:
             raise ValueError("Give both mean and std (or neither).")
-        stats = _RowStats(*_stats_for(mean, std, F, src.dtype, src.device), N, target)
+        stats = _RowStats(*_stats_for(mean, std, F, src.dtype, src.device, N), N, target)
     f_y = _num_selected(target, F)
     S = len(starts)
     X = torch.empty((S, t_in, N, F), dtype=src.dtype, device=src.device)
@@ -542,8 +360,10 @@ class IndexDataset(WindowBatchDataset):
             (with an int ``num_timesteps_in``).
         target_features (int, slice or sequence of int, optional): features of
             ``y`` (default: all ``F``; with an int ``num_timesteps_in``).
-        mean, std (tensor or array ``(F,)``, optional): standardize at gather
-            time, with the arithmetic of :func:`standardize_` (bit-identical).
+        mean, std (tensor or array ``(F,)`` or per node ``(N, F)``, optional):
+            standardize at gather time, with the arithmetic of
+            :meth:`Scaler.transform_ <torch_geometric_temporal.dataset.scaling.Scaler.transform_>`
+            (bit-identical), e.g. a fitted scaler's ``mean``/``std``.
         device (torch.device or str, optional): move array and statistics there
             once; batches come out there. Default: where ``data`` is.
         allow_nan (bool): if ``False`` (default) non-finite values raise
@@ -585,7 +405,7 @@ class IndexDataset(WindowBatchDataset):
                 raise ValueError("Give both mean and std (or neither).")
             if not src.dtype.is_floating_point:
                 raise ValueError(f"Standardization needs floating point data, got {src.dtype}.")
-            self.mean, self.std = _stats_for(mean, std, F, src.dtype, src.device)
+            self.mean, self.std = _stats_for(mean, std, F, src.dtype, src.device, N)
             self._stats = _RowStats(self.mean, self.std, N, self._target)
         else:
             self.mean = self.std = self._stats = None
