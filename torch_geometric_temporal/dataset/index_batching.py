@@ -47,6 +47,7 @@ import torch
 from torch.utils.data import Dataset
 
 from torch_geometric_temporal.dataset._buffers import _unused  # noqa: F401 (tests)
+from torch_geometric_temporal.dataset._hdf5 import time_of_day
 from torch_geometric_temporal.dataset._source import (  # noqa: F401 (re-exported)
     ArrayLike,
     _from_numpy,
@@ -142,7 +143,7 @@ def add_time_of_day(
         ts = np.asarray(timestamps, dtype="datetime64[ns]").reshape(-1)
         if len(ts) != T:
             raise ValueError(f"timestamps has {len(ts)} entries, data has T = {T} time steps.")
-        tod = (ts - ts.astype("datetime64[D]")) / np.timedelta64(1, "D")
+        tod = time_of_day(ts)
     else:
         spd = _as_int(steps_per_day, "steps_per_day")
         if spd < 1:

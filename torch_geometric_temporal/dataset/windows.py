@@ -107,14 +107,16 @@ class WindowSpec:
         of :meth:`starts`."""
         return chronological_split(self.starts(num_timesteps), ratios)
 
-    def check(self, starts, num_timesteps: int, allow_empty: bool = False) -> np.ndarray:
+    def check(self, starts, num_timesteps: Optional[int], allow_empty: bool = False) -> np.ndarray:
         r"""The one check of window starts: 1-D integers (a torch tensor is
         accepted), non-empty (unless ``allow_empty``), and every window inside
         the series, ``0 <= s`` and ``s + T_in + T_out <= T``.
 
         Args:
             starts (array-like or torch.Tensor): window starts ``(S,)``.
-            num_timesteps (int): length :math:`T` of the series.
+            num_timesteps (int, optional): length :math:`T` of the series;
+                ``None`` when it is not known (e.g. a shard plan): then only
+                ``0 <= s`` is checked.
             allow_empty (bool): accept ``S = 0`` (default ``False``: raise).
 
         Returns:
@@ -123,7 +125,7 @@ class WindowSpec:
         Raises:
             ValueError: what is wrong and how to build valid starts.
         """
-        if self.span > num_timesteps:
+        if num_timesteps is not None and self.span > num_timesteps:
             self.starts(num_timesteps)  # raises: the window is longer than the series
         starts = _check_starts_array(starts)
         if len(starts) == 0:
@@ -132,7 +134,7 @@ class WindowSpec:
             raise ValueError("starts is empty: no windows to serve. Check the split ratios and "
                              "the series length (chronological_split / window_starts).")
         lo, hi = int(starts.min()), int(starts.max())
-        if lo < 0 or hi + self.span > num_timesteps:
+        if lo < 0 or (num_timesteps is not None and hi + self.span > num_timesteps):
             t_in, t_out = self.num_timesteps_in, self.num_timesteps_out
             raise ValueError(
                 f"Window starts must satisfy 0 <= s and s + {t_in} + {t_out} <= T = {num_timesteps}; "

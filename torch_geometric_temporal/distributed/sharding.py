@@ -38,6 +38,7 @@ What is equivalent to single-process training and what is not:
   a memory map, a Dask array or any sliceable source), which costs one read
   of ``1/P`` of the array per epoch and rank.
 """
+import dataclasses
 import logging
 from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -45,6 +46,9 @@ import numpy as np
 import torch
 
 from torch_geometric_temporal._optional import require
+from torch_geometric_temporal.dataset.index_batching import IndexDataset
+from torch_geometric_temporal.dataset.samplers import dataset_device
+from torch_geometric_temporal.dataset.windows import WindowSpec
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +95,9 @@ class ShardPlan:
     Args:
         starts (array): sorted window start indices (e.g. the training split).
         num_replicas (int): number of ranks ``P``.
-        T_in (int): input window length.
-        T_out (int): output (horizon) window length.
+        T_in (WindowSpec or int): the window, or its input length.
+        T_out (int, optional): output (horizon) window length (with an int
+            ``T_in``).
         blocks_per_rank (int): blocks per rank and epoch; more blocks give
             a finer re-deal across epochs at the cost of re-reading the
             window overlap once per block.
@@ -112,8 +117,8 @@ class ShardPlan:
         self,
         starts: Union[Sequence[int], np.ndarray],
         num_replicas: int,
-        T_in: int,
-        T_out: int,
+        T_in: Union[WindowSpec, int],
+        T_out: Optional[int] = None,
         blocks_per_rank: int = 1,
         shuffle: bool = True,
         redeal: bool = True,
@@ -121,9 +126,8 @@ class ShardPlan:
         drop_last: bool = False,
         pad: bool = True,
     ):
-        starts = np.asarray(starts, dtype=np.int64)
-        if starts.ndim != 1 or starts.size == 0:
-            raise ValueError("starts must be a non-empty 1-D array of window start indices.")
+        self.spec = WindowSpec.of(T_in, T_out)
+        starts = self.spec.check(starts, None)  # the series length is not known here
         if np.any(np.diff(starts) < 0):
             raise ValueError("starts must be sorted ascending (pass the chronological split's starts).")
         if num_replicas < 1:
@@ -132,16 +136,11 @@ class ShardPlan:
             raise ValueError(f"blocks_per_rank must be >= 1, got {blocks_per_rank}.")
         self.starts = starts
         self.num_replicas = int(num_replicas)
-        self.T_in, self.T_out = int(T_in), int(T_out)
+        self.T_in, self.T_out = self.spec.num_timesteps_in, self.spec.num_timesteps_out
         self.blocks_per_rank = int(blocks_per_rank)
         self.shuffle, self.redeal = bool(shuffle), bool(redeal)
         self.seed, self.drop_last, self.pad = int(seed), bool(drop_last), bool(pad)
         self.blocks = split_blocks(len(starts), self.num_replicas * self.blocks_per_rank)
-
-    @property
-    def window(self) -> int:
-        r"""Rows one sample spans: ``T_in + T_out``."""
-        return self.T_in + self.T_out
 
     def rank_blocks(self, epoch: int, rank: int) -> np.ndarray:
         r"""Block ids rank ``rank`` owns in ``epoch``."""
@@ -151,7 +150,7 @@ class ShardPlan:
     def block_time_range(self, block: int) -> Tuple[int, int]:
         r"""Rows ``[lo, hi)`` the windows of ``block`` read."""
         begin, end = self.blocks[block]
-        return int(self.starts[begin]), int(self.starts[end - 1]) + self.window
+        return int(self.starts[begin]), int(self.starts[end - 1]) + self.spec.span
 
     def time_ranges(self, epoch: int, rank: int) -> List[Tuple[int, int]]:
         r"""Rows ``[lo, hi)`` rank ``rank`` must hold in ``epoch`` (one per block)."""
@@ -244,8 +243,9 @@ class ShardedIndexDataset(torch.utils.data.Dataset):
         epoch (int): epoch whose blocks to load first.
         dataset_factory (callable, optional): ``(rows, local_starts) ->
             Dataset``; default :class:`IndexDataset` with ``**dataset_kwargs``.
-        **dataset_kwargs: passed to :class:`IndexDataset` (``target_features``,
-            ``mean``, ``std``, ``device``).
+        **dataset_kwargs: passed to :class:`IndexDataset` (``mean``, ``std``,
+            ``device``); ``target_features`` joins the plan's window
+            (:attr:`spec`).
     """
 
     def __init__(
@@ -260,6 +260,9 @@ class ShardedIndexDataset(torch.utils.data.Dataset):
         plan._check_rank(rank)
         self.source, self.plan, self.rank = source, plan, int(rank)
         self.dataset_factory = dataset_factory
+        target = dataset_kwargs.pop("target_features", None)
+        #: the window of the blocks' datasets: the plan's, with the target features
+        self.spec = plan.spec if target is None else dataclasses.replace(plan.spec, target_features=target)
         self.dataset_kwargs = dataset_kwargs
         self.epoch: Optional[int] = None
         self._blocks: dict = {}
@@ -268,9 +271,7 @@ class ShardedIndexDataset(torch.utils.data.Dataset):
     def _make(self, rows: Any, local_starts: np.ndarray) -> Any:
         if self.dataset_factory is not None:
             return self.dataset_factory(rows, local_starts)
-        from torch_geometric_temporal.dataset.index_batching import IndexDataset
-
-        return IndexDataset(rows, local_starts, self.plan.T_in, self.plan.T_out, **self.dataset_kwargs)
+        return IndexDataset(rows, local_starts, self.spec, **self.dataset_kwargs)
 
     def set_epoch(self, epoch: int) -> None:
         r"""Hold the blocks of ``epoch``: keep blocks that stay, drop the
@@ -301,9 +302,7 @@ class ShardedIndexDataset(torch.utils.data.Dataset):
         r"""Device of the held blocks' data (``device`` of the first block,
         else the ``device`` given for the blocks, else the CPU): what the
         loader checks (:func:`~torch_geometric_temporal.dataset.
-        index_batching.check_loader_device`)."""
-        from torch_geometric_temporal.dataset.index_batching import dataset_device
-
+        samplers.check_loader_device`)."""
         if self._index:
             return dataset_device(self._index[0][3])
         device = self.dataset_kwargs.get("device")

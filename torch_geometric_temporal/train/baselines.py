@@ -13,13 +13,14 @@ r"""Reference forecasts that a trained model has to beat.
   values per slot and node.
 
 Both work on the raw ``(T, N)`` target series and window starts, so they see
-exactly the windows of :func:`~torch_geometric_temporal.dataset.index_batching.chronological_split`.
+exactly the windows of :meth:`~torch_geometric_temporal.dataset.windows.WindowSpec.split`.
 """
-from typing import Dict, Optional
+from typing import Dict, Optional, Union
 
 import numpy as np
 import torch
 
+from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.train.metrics import MetricAccumulator
 
 __all__ = [
@@ -41,23 +42,36 @@ def _check_series(series: np.ndarray) -> np.ndarray:
     return series
 
 
-def window_targets(series: np.ndarray, starts: np.ndarray, num_timesteps_in: int,
-                   num_timesteps_out: int) -> np.ndarray:
-    r"""Targets ``(S, T_out, N)`` of the windows starting at ``starts``."""
+def _windows(series: np.ndarray, starts: np.ndarray, num_timesteps_in: Union[WindowSpec, int],
+             num_timesteps_out: Optional[int]):
     series = _check_series(series)
-    starts = np.asarray(starts, dtype=np.int64)
-    idx = starts[:, None] + num_timesteps_in + np.arange(num_timesteps_out)[None, :]
-    if idx.size and idx.max() >= series.shape[0]:
-        raise ValueError("A window runs past the end of the series; build starts with window_starts().")
+    spec = WindowSpec.of(num_timesteps_in, num_timesteps_out)
+    return series, spec.check(starts, series.shape[0], allow_empty=True), spec
+
+
+def window_targets(series: np.ndarray, starts: np.ndarray, num_timesteps_in: Union[WindowSpec, int],
+                   num_timesteps_out: Optional[int] = None) -> np.ndarray:
+    r"""Targets ``(S, T_out, N)`` of the windows starting at ``starts``.
+
+    Args:
+        series (numpy.ndarray): ``(T, N)`` target series.
+        starts (numpy.ndarray): window starts ``(S,)``.
+        num_timesteps_in (WindowSpec or int): the window, or its input length.
+        num_timesteps_out (int, optional): output length (with an int
+            ``num_timesteps_in``).
+    """
+    series, starts, spec = _windows(series, starts, num_timesteps_in, num_timesteps_out)
+    idx = starts[:, None] + spec.num_timesteps_in + np.arange(spec.num_timesteps_out)[None, :]
     return series[idx]
 
 
-def last_value_forecast(series: np.ndarray, starts: np.ndarray, num_timesteps_in: int,
-                        num_timesteps_out: int) -> np.ndarray:
-    r"""Persistence forecast ``(S, T_out, N)``: the last input step repeated."""
-    series = _check_series(series)
-    last = series[np.asarray(starts, dtype=np.int64) + num_timesteps_in - 1]  # (S, N)
-    return np.repeat(last[:, None, :], num_timesteps_out, axis=1)
+def last_value_forecast(series: np.ndarray, starts: np.ndarray, num_timesteps_in: Union[WindowSpec, int],
+                        num_timesteps_out: Optional[int] = None) -> np.ndarray:
+    r"""Persistence forecast ``(S, T_out, N)``: the last input step repeated
+    (arguments as :func:`window_targets`)."""
+    series, starts, spec = _windows(series, starts, num_timesteps_in, num_timesteps_out)
+    last = series[starts + spec.num_timesteps_in - 1]  # (S, N)
+    return np.repeat(last[:, None, :], spec.num_timesteps_out, axis=1)
 
 
 def time_of_day_slots(time_of_day: np.ndarray, steps_per_day: int = 288) -> np.ndarray:
