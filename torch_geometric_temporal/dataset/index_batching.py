@@ -5,37 +5,40 @@ for 12-in/12-out forecasting costs about ``24 x`` the raw array. Index-batching
 (`PGT-I, SC'25 <https://arxiv.org/abs/2507.11683>`_) keeps the raw array once
 and stores only the window start of every sample; a batch is cut out by index.
 
-This module provides
+This module holds the gather and the datasets built on it:
 
-* the window logic shared by every mode: :func:`window_starts`,
-  :func:`chronological_split`;
-* preprocessing without full-size copies: :func:`add_time_of_day`, and (defined
-  in :mod:`~torch_geometric_temporal.dataset.scaling`, re-exported here)
-  :func:`fit_statistics` (z-score statistics of the *materialized training
-  inputs*, computed from the raw array) and :func:`standardize_` (in place);
 * :class:`IndexDataset`, whose ``__getitem__``/``__getitems__`` turn a whole batch
   of window indices into ``(B, T_in, N, F)`` / ``(B, T_out, N, F_y)`` tensors with
   one vectorized gather, on numpy, torch (CPU or CUDA: *GPU-index-batching*) or
   memory-mapped ``.npy`` sources (*out-of-core*, standardized at gather time);
-* :class:`DistributedIndexSampler` and :func:`index_dataloader`;
 * :func:`materialize_windows`, the *base* (materialized) path, built on the same
-  gather so that both modes give bit-identical batches.
+  gather so that both modes give bit-identical batches;
+* :func:`add_time_of_day`, a chunked copy with the time-of-day feature.
+
+The rest of the path lives in one module per concept, and its public names
+are re-exported here: the window (:class:`~torch_geometric_temporal.dataset.
+windows.WindowSpec`, :func:`window_starts`, :func:`chronological_split`) in
+:mod:`~torch_geometric_temporal.dataset.windows`; the array source (memmap,
+``pread``, batch buffers) in :mod:`~torch_geometric_temporal.dataset._source`;
+the z-score statistics (:func:`fit_statistics`, :func:`standardize_`) in
+:mod:`~torch_geometric_temporal.dataset.scaling`; the samplers and
+:func:`index_dataloader` in :mod:`~torch_geometric_temporal.dataset.samplers`.
 
 Example::
 
     data = np.load("pems_bay.npy")                          # (T, N, F) float32
-    starts = window_starts(data.shape[0], 12, 12)
-    train, val, test = chronological_split(starts)
+    spec = WindowSpec(12, 12, target_features=[0])
+    train, val, test = spec.split(data.shape[0])            # chronological
     mean, std = fit_statistics(data, train, 12, features=[0])
     standardize_(data, mean, std)                           # in place
-    ds = IndexDataset(data, train, 12, 12, target_features=[0])
+    ds = IndexDataset(data, train, spec)
     for x, y in index_dataloader(ds, 64, shuffle=True, generator=g):
         ...                                                 # x: (64, 12, N, F)
 
     # out of core: read-only memmap, standardization at gather time
     # (g = torch.Generator().manual_seed(0) makes the shuffle reproducible)
     mm = np.load("pems.npy", mmap_mode="r")
-    ds = IndexDataset(mm, train, 12, 12, mean=mean, std=std)
+    ds = IndexDataset(mm, train, spec, mean=mean, std=std)
 """
 from __future__ import annotations
 
@@ -81,6 +84,7 @@ from torch_geometric_temporal.dataset.windows import (  # noqa: F401 (re-exporte
 )
 
 __all__ = [
+    "WindowSpec",
     "window_starts",
     "chronological_split",
     "fit_statistics",

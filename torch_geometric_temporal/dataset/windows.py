@@ -97,9 +97,17 @@ class WindowSpec:
         return self.num_timesteps_in + self.num_timesteps_out
 
     def starts(self, num_timesteps: int) -> np.ndarray:
-        r"""All window starts of a series of ``num_timesteps`` steps
-        (:func:`window_starts` with this spec's lengths and stride), ``(S,)`` int64."""
-        return window_starts(num_timesteps, self.num_timesteps_in, self.num_timesteps_out, self.stride)
+        r"""All window starts of a series of ``num_timesteps`` steps, ``(S,)``
+        int64 (see :func:`window_starts`); raises if the window is longer than
+        the series."""
+        T = _as_int(num_timesteps, "num_timesteps")
+        if self.span > T:
+            t_in, t_out = self.num_timesteps_in, self.num_timesteps_out
+            raise ValueError(
+                f"Window horizon num_timesteps_in + num_timesteps_out = {t_in} + {t_out} = "
+                f"{self.span} is longer than the series ({T} time steps). Use shorter "
+                f"input/output lengths or a longer series.")
+        return np.arange(0, T - self.span + 1, self.stride, dtype=np.int64)
 
     def split(self, num_timesteps: int, ratios: Ratio = (0.7, 0.1, 0.2),
               ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -174,21 +182,7 @@ def window_starts(
         :class:`numpy.ndarray` of ``int64``, shape ``(S,)`` with
         :math:`S = \lfloor (T - T_{in} - T_{out}) / \text{stride} \rfloor + 1`.
     """
-    T, t_in, t_out, stride = (_as_int(v, n) for v, n in (
-        (num_timesteps, "num_timesteps"), (num_timesteps_in, "num_timesteps_in"),
-        (num_timesteps_out, "num_timesteps_out"), (stride, "stride")))
-    if t_in < 1:
-        raise ValueError(f"num_timesteps_in must be >= 1, got {t_in}.")
-    if t_out < 0:
-        raise ValueError(f"num_timesteps_out must be >= 0, got {t_out}.")
-    if stride < 1:
-        raise ValueError(f"stride must be >= 1, got {stride}.")
-    if t_in + t_out > T:
-        raise ValueError(
-            f"Window horizon num_timesteps_in + num_timesteps_out = {t_in} + {t_out} = "
-            f"{t_in + t_out} is longer than the series ({T} time steps). Use shorter "
-            f"input/output lengths or a longer series.")
-    return np.arange(0, T - t_in - t_out + 1, stride, dtype=np.int64)
+    return WindowSpec(num_timesteps_in, num_timesteps_out, stride).starts(num_timesteps)
 
 
 def chronological_split(
