@@ -448,7 +448,7 @@ def test_distributed_sampler_without_padding(n, replicas, shuffle):
 
 
 def test_ddp_loaders_evaluate_every_window_once():
-    from torch_geometric_temporal.dataset._windows import make_loaders, split_starts
+    from torch_geometric_temporal.dataset.loader_base import make_loaders, split_starts
 
     data = torch.from_numpy(_series(90, 3, 2))
     splits = split_starts(90, 4, 4, (0.7, 0.1, 0.2))

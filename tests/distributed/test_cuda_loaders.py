@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from torch_geometric_temporal.dataset._windows import make_loaders, split_starts
+from torch_geometric_temporal.dataset.loader_base import make_loaders, split_starts
 from torch_geometric_temporal.dataset.index_batching import (
     IndexDataset,
     check_loader_device,

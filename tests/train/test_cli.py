@@ -6,7 +6,7 @@ import argparse
 import pytest
 import torch
 
-from torch_geometric_temporal.dataset._windows import resolve_device
+from torch_geometric_temporal.dataset.loader_base import resolve_device
 from torch_geometric_temporal.train import cli
 from torch_geometric_temporal.train.cli import DatasetSpec, device_flag, load_data, parse_args, run_device
 

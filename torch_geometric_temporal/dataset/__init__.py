@@ -25,7 +25,7 @@ from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
 from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
 from torch_geometric_temporal.dataset.pems_all_la import PemsAllLADatasetLoader
 from torch_geometric_temporal.dataset.pems import PemsDatasetLoader
-from torch_geometric_temporal.dataset._windows import SplitLoaders, set_loader_epoch
+from torch_geometric_temporal.dataset.loader_base import LoadedData, SplitLoaders, set_loader_epoch
 
 __all__ = [
     "ChickenpoxDatasetLoader",
@@ -35,6 +35,7 @@ __all__ = [
     "PemsAllLADatasetLoader",
     "PemsDatasetLoader",
     "SplitLoaders",
+    "LoadedData",
     "set_loader_epoch",
     "IndexDataset",
     "DistributedIndexSampler",

@@ -42,13 +42,14 @@ from torch_geometric_temporal.dataset._files import (
     resolve_data_dir,
 )
 from torch_geometric_temporal.dataset._hdf5 import open_speed_table, time_of_day
-from torch_geometric_temporal.dataset._windows import (
+from torch_geometric_temporal.dataset.loader_base import (
     Device,
     Ratio,
     SplitLoaders,
     WindowedDatasetLoader,
-    split_starts,
+    as_float32_tensor,
 )
+from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
 log = logging.getLogger(__name__)
@@ -175,9 +176,9 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
             ratio (tuple): train/val/test fractions used for the statistics.
         """
         data = self.read_data()
-        train = split_starts(data.shape[0], num_timesteps_in, num_timesteps_out, ratio)[0]
-        mean, std = self.fit_statistics(data, train, num_timesteps_in)
-        series = self.standardized(data, mean, std).numpy()
+        window = WindowSpec(num_timesteps_in, num_timesteps_out)
+        scaler = self.fit_scaler(data, window.split(data.shape[0], ratio)[0], window)
+        series = scaler.transform_(as_float32_tensor(data)).numpy()
         del data
         by_node = series.transpose(1, 2, 0)  # (N, F, T) view, as upstream
         count = series.shape[0] - num_timesteps_in - num_timesteps_out + 1
@@ -197,7 +198,8 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
                           num_timesteps_out: Optional[int] = None, device: Device = None,
                           mmap: bool = False, seed: int = 0, drop_last: bool = False,
                           num_workers: int = 0,
-                          target_features: Optional[Sequence[int]] = (0,)) -> SplitLoaders:
+                          target_features: Optional[Sequence[int]] = (0,),
+                          mode: str = "index") -> SplitLoaders:
         r"""Index-batching loaders (upstream PGT-I signature and return order).
 
         The ``(T, N, 2)`` series is z-scored per feature with the statistics of
@@ -205,6 +207,8 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
         mapped with :obj:`mmap`), and each batch is cut out by window start:
         ``x`` of shape ``(B, T_in, N, 2)``, ``y`` of shape
         ``(B, T_out, N, len(target_features))``.
+        :meth:`~torch_geometric_temporal.dataset.loader_base.WindowedDatasetLoader.get_base_dataset`
+        takes the same arguments.
 
         Args:
             lags (int): input and output length (upstream); override each with
@@ -223,33 +227,16 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
                 gather time (out of core).
             seed, drop_last, num_workers, target_features: see
                 :meth:`get_loaders`.
+            mode (str): ``"base"`` materializes every window (the baseline,
+                :meth:`get_base_dataset`).
 
         Returns:
             ``(train_loader, val_loader, test_loader, edges, edge_weights,
             means, stds)`` (a :class:`SplitLoaders`); ``means``/``stds`` of
             shape ``(2,)``.
         """
-        return self._upstream_loaders(
-            "index", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
-            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
-            ddp_rank=ddp_rank, mmap=mmap, seed=seed, drop_last=drop_last,
-            num_workers=num_workers, target_features=target_features)
-
-    def get_base_dataset(self, lags: int = 12, batch_size: int = 64, shuffle: bool = False,
-                         allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
-                         world_size: int = -1, ddp_rank: int = -1,
-                         dask_batching: bool = False, *,
-                         num_timesteps_in: Optional[int] = None,
-                         num_timesteps_out: Optional[int] = None, device: Device = None,
-                         mmap: bool = False, seed: int = 0, drop_last: bool = False,
-                         num_workers: int = 0,
-                         target_features: Optional[Sequence[int]] = (0,)) -> SplitLoaders:
-        r"""Like :meth:`get_index_dataset` (same arguments, same statistics,
-        same batches in the same order for the same seed) but every window is
-        materialized up front into a ``TensorDataset``: the memory-hungry
-        baseline index-batching is compared against."""
-        return self._upstream_loaders(
-            "base", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
+        return self._upstream(
+            mode, lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
             batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
             ddp_rank=ddp_rank, mmap=mmap, seed=seed, drop_last=drop_last,
             num_workers=num_workers, target_features=target_features)

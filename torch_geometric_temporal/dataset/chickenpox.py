@@ -13,7 +13,7 @@ from torch_geometric_temporal.dataset._files import (
     missing_file_error,
     verify_sha256,
 )
-from torch_geometric_temporal.dataset._windows import Device, Ratio, WindowedDatasetLoader
+from torch_geometric_temporal.dataset.loader_base import WindowedDatasetLoader
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
 FILENAME = "chickenpox.json"
@@ -86,6 +86,9 @@ class ChickenpoxDatasetLoader(WindowedDatasetLoader):
     """
 
     normalize = False  # ``FX`` is already standardized upstream.
+    default_lags = 4
+    default_batch_size = 4
+    returns_stats = False  # upstream: (train, val, test, edges, edge_weights)
 
     def __init__(self, raw_data_dir: Optional[PathLike] = None, index: bool = False,
                  download: bool = False):
@@ -167,57 +170,3 @@ class ChickenpoxDatasetLoader(WindowedDatasetLoader):
         r"""``(edge_index (2, E) long, edge_weight (E,) float ones)``."""
         edges = torch.tensor(self._dataset["edges"], dtype=torch.int64).T.contiguous()
         return edges, torch.ones(edges.shape[1], dtype=torch.float)
-
-    def get_index_dataset(self, lags: int = 4, batch_size: int = 4, shuffle: bool = False,
-                          allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
-                          dask_batching: bool = False, *,
-                          num_timesteps_in: Optional[int] = None,
-                          num_timesteps_out: Optional[int] = None, device: Device = None,
-                          world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
-                          drop_last: bool = False, num_workers: int = 0,
-                          return_stats: bool = False) -> tuple:
-        r"""Index-batching loaders over the Chickenpox series (upstream PGT-I).
-
-        Batches are ``x`` of shape ``(B, num_timesteps_in, 20, 1)`` and ``y``
-        of shape ``(B, num_timesteps_out, 20, 1)``; both lengths default to
-        :obj:`lags` as upstream. Windows are split chronologically by
-        :obj:`ratio`. The data is used as is (already standardized).
-
-        Args:
-            lags (int): input (and, by default, output) length.
-            batch_size (int): windows per batch.
-            shuffle (bool): shuffle every split (seeded by :obj:`seed`).
-            allGPU (int): CUDA device id holding the data; ``-1`` for CPU.
-            ratio (tuple): train/val/test fractions.
-            dask_batching (bool): must be ``False`` (see
-                :mod:`torch_geometric_temporal.dataset.dask_batching`).
-            device, world_size, ddp_rank, seed, drop_last, num_workers: see
-                :meth:`WindowedDatasetLoader.get_loaders`.
-            return_stats (bool): also return ``means`` (zeros) and ``stds``
-                (ones), for code written against the traffic loaders.
-
-        Returns:
-            ``(train_loader, val_loader, test_loader, edges, edge_weights)``
-            as upstream, or the 7-tuple with :obj:`return_stats`.
-        """
-        out = self._upstream_loaders(
-            "index", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
-            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
-            ddp_rank=ddp_rank, seed=seed, drop_last=drop_last, num_workers=num_workers)
-        return out if return_stats else tuple(out)[:5]
-
-    def get_base_dataset(self, lags: int = 4, batch_size: int = 4, shuffle: bool = False,
-                         allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
-                         dask_batching: bool = False, *,
-                         num_timesteps_in: Optional[int] = None,
-                         num_timesteps_out: Optional[int] = None, device: Device = None,
-                         world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
-                         drop_last: bool = False, num_workers: int = 0,
-                         return_stats: bool = False) -> tuple:
-        r"""Like :meth:`get_index_dataset`, but every window is materialized up
-        front (the baseline): same arguments, same batches in the same order."""
-        out = self._upstream_loaders(
-            "base", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
-            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
-            ddp_rank=ddp_rank, seed=seed, drop_last=drop_last, num_workers=num_workers)
-        return out if return_stats else tuple(out)[:5]

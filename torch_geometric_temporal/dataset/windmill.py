@@ -1,5 +1,6 @@
 r"""Windmill output (large): hourly energy output of 319 windmills."""
-from typing import Any, Optional, Tuple
+from types import MappingProxyType
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -11,20 +12,17 @@ from torch_geometric_temporal.dataset._files import (
     fetch,
     resolve_data_dir,
 )
-from torch_geometric_temporal.dataset._windows import (
-    Device,
+from torch_geometric_temporal.dataset.loader_base import (
     Ratio,
-    SplitLoaders,
     WindowedDatasetLoader,
     as_float32_tensor,
-    split_starts,
-    train_span,
 )
 from torch_geometric_temporal.dataset.chickenpox import (
     check_edges,
     json_array,
     read_json_dataset,
 )
+from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
 FILENAME = "windmill_output.json"
@@ -56,6 +54,9 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
     """
 
     name = "windmill_large"
+    #: Per windmill, every step of the training period once, std + 1e-10 (upstream).
+    scaling = MappingProxyType({"per": "node", "weighting": "steps", "eps": EPS})
+    default_lags = 8
 
     def __init__(self, raw_data_dir: Optional[PathLike] = None, index: bool = False,
                  download: Optional[bool] = None):
@@ -91,21 +92,6 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
         edges = torch.tensor(self._dataset["edges"], dtype=torch.int64).T.contiguous()
         return edges, torch.tensor(self._dataset["weights"], dtype=torch.float)
 
-    def fit_statistics(self, data: Any, train: np.ndarray, num_timesteps_in: int
-                       ) -> Tuple[torch.Tensor, torch.Tensor]:
-        r"""Per-windmill ``(mean (N,), std (N,) + 1e-10)`` over the training
-        period (steps ``[0, max(train) + T_in)``)."""
-        period = torch.as_tensor(data[:train_span(train, num_timesteps_in), :, 0]).to(torch.float64)
-        mean = period.mean(dim=0)  # on the data's device (a GPU with -g)
-        std = period.std(dim=0, unbiased=False) + EPS
-        return mean.float().cpu(), std.float().cpu()
-
-    def standardized(self, data: Any, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
-        tensor = as_float32_tensor(data)
-        mean, std = (t.to(tensor.device) for t in (mean, std))
-        tensor.sub_(mean[:, None]).div_(std[:, None])
-        return tensor
-
     # -- upstream API --------------------------------------------------------
     def get_dataset(self, lags: int = 8, ratio: Ratio = (0.7, 0.1, 0.2)
                     ) -> StaticGraphTemporalSignal:
@@ -119,47 +105,12 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
                 the first ``ratio[0]`` of the snapshots.
         """
         data = self.read_data()
-        train = split_starts(data.shape[0], lags, 1, ratio)[0]
-        mean, std = self.fit_statistics(data, train, lags)
-        series = self.standardized(data, mean, std)[..., 0].numpy()  # (T, N)
+        window = WindowSpec(lags, 1)
+        scaler = self.fit_scaler(data, window.split(data.shape[0], ratio)[0], window)
+        series = scaler.transform_(as_float32_tensor(data))[..., 0].numpy()  # (T, N)
         steps = range(series.shape[0] - lags)
         features = [series[i:i + lags, :].T for i in steps]
         targets = [series[i + lags, :].T for i in steps]
         edges = np.array(self._dataset["edges"]).T
         weights = np.array(self._dataset["weights"]).T
         return StaticGraphTemporalSignal(edges, weights, features, targets)
-
-    def get_index_dataset(self, lags: int = 8, batch_size: int = 64, shuffle: bool = False,
-                          allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
-                          dask_batching: bool = False, *,
-                          num_timesteps_in: Optional[int] = None,
-                          num_timesteps_out: Optional[int] = None, device: Device = None,
-                          world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
-                          drop_last: bool = False, num_workers: int = 0) -> SplitLoaders:
-        r"""Index-batching loaders (upstream PGT-I): ``x`` of shape
-        ``(B, T_in, N, 1)``, ``y`` of shape ``(B, T_out, N, 1)``, both lengths
-        :obj:`lags` by default.
-
-        Args: as :meth:`ChickenpoxDatasetLoader.get_index_dataset`.
-
-        Returns:
-            ``(train_loader, val_loader, test_loader, edges, edge_weights,
-            means, stds)``; ``means``/``stds`` per windmill, shape ``(N,)``.
-        """
-        return self._upstream_loaders(
-            "index", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
-            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
-            ddp_rank=ddp_rank, seed=seed, drop_last=drop_last, num_workers=num_workers)
-
-    def get_base_dataset(self, lags: int = 8, batch_size: int = 64, shuffle: bool = False,
-                         allGPU: int = -1, ratio: Ratio = (0.7, 0.1, 0.2),
-                         dask_batching: bool = False, *,
-                         num_timesteps_in: Optional[int] = None,
-                         num_timesteps_out: Optional[int] = None, device: Device = None,
-                         world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
-                         drop_last: bool = False, num_workers: int = 0) -> SplitLoaders:
-        r"""Like :meth:`get_index_dataset`, with every window materialized."""
-        return self._upstream_loaders(
-            "base", lags, allGPU, dask_batching, num_timesteps_in, num_timesteps_out, device,
-            batch_size=batch_size, shuffle=shuffle, ratio=ratio, world_size=world_size,
-            ddp_rank=ddp_rank, seed=seed, drop_last=drop_last, num_workers=num_workers)

@@ -101,7 +101,7 @@ def make_loader(spec: Any, args: argparse.Namespace) -> Any:
 
 
 def _statistics(loader: Any, series: Any, train: np.ndarray, t_in: int) -> Tuple[Optional[torch.Tensor], ...]:
-    from torch_geometric_temporal.dataset._windows import WindowedDatasetLoader
+    from torch_geometric_temporal.dataset.loader_base import WindowedDatasetLoader
     from torch_geometric_temporal.dataset.dask_batching import dask_fit_statistics
 
     if not getattr(loader, "normalize", True):
@@ -121,7 +121,7 @@ def prepare_job(spec: Any, args: argparse.Namespace, client: Any, world_size: in
         return job
     if args.mode not in MODES:
         raise ValueError(f"unknown mode {args.mode!r}; choose one of {MODES}.")
-    from torch_geometric_temporal.dataset._windows import split_starts
+    from torch_geometric_temporal.dataset.loader_base import split_starts
     from torch_geometric_temporal.dataset.dask_batching import dask_materialize_windows, read_dask_array
 
     loader = make_loader(spec, args)

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from torch_geometric_temporal.dataset import _windows
-from torch_geometric_temporal.dataset import index_batching as ib
-from torch_geometric_temporal.dataset._windows import WindowedDatasetLoader
+from torch_geometric_temporal.dataset import loader_base
+from torch_geometric_temporal.dataset.loader_base import WindowedDatasetLoader
+from torch_geometric_temporal.dataset.scaling import Scaler
+from torch_geometric_temporal.dataset.windows import WindowSpec
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
@@ -43,11 +44,11 @@ def test_device_given_statistics_and_standardization_run_there(toy, monkeypatch,
     def where(data):
         return data.device.type if isinstance(data, torch.Tensor) else type(data).__name__
 
-    def fit(data, train, t_in, *args, **kwargs):
+    def fit(cls, data, train, window, *args, **kwargs):
         seen.append(("fit", where(data)))
-        return torch.zeros(2), torch.ones(2)
+        return Scaler(torch.zeros(2), torch.ones(2))
 
-    def standardize(data, mean, std):
+    def standardize(self, data):
         seen.append(("standardize", where(data)))
         return data
 
@@ -55,9 +56,9 @@ def test_device_given_statistics_and_standardization_run_there(toy, monkeypatch,
         seen.append(("loaders", where(data), mean))
         return None, None, None
 
-    monkeypatch.setattr(ib, "fit_statistics", fit)
-    monkeypatch.setattr(ib, "standardize_", standardize)
-    monkeypatch.setattr(_windows, "make_loaders", loaders)
+    monkeypatch.setattr(Scaler, "fit", classmethod(fit))
+    monkeypatch.setattr(Scaler, "transform_", standardize)
+    monkeypatch.setattr(loader_base, "make_loaders", loaders)
     toy.get_loaders(num_timesteps_in=4, num_timesteps_out=3, device="meta", mmap=mmap)
     assert seen == [("fit", "meta"), ("standardize", "meta"), ("loaders", "meta", None)]
 
@@ -80,12 +81,13 @@ def test_windmill_statistics_follow_the_data_device():
     loader = WindmillOutputLargeDatasetLoader.__new__(WindmillOutputLargeDatasetLoader)
     data = _series(40, 5, 1, seed=3)[..., :1].copy()
     train = np.arange(20)
-    mean, std = loader.fit_statistics(data, train, 4)
+    scaler = loader.fit_scaler(data, train, WindowSpec(4, 1))
+    mean, std = scaler.upstream_stats()
     np.testing.assert_allclose(mean.numpy(), data[:23, :, 0].mean(0), rtol=1e-6)
     np.testing.assert_allclose(std.numpy(), data[:23, :, 0].std(0) + 1e-10, rtol=1e-6)
-    t_mean, t_std = loader.fit_statistics(torch.from_numpy(data), train, 4)
+    t_mean, t_std = loader.fit_scaler(torch.from_numpy(data), train, WindowSpec(4, 1)).upstream_stats()
     assert torch.equal(t_mean, mean) and torch.equal(t_std, std)
-    z = loader.standardized(torch.from_numpy(data.copy()), mean, std)
+    z = scaler.transform_(torch.from_numpy(data.copy()))
     np.testing.assert_allclose(z[..., 0].numpy(), (data[..., 0] - mean.numpy()) / std.numpy(), rtol=1e-5)
 
 
