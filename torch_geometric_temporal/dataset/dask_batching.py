@@ -12,9 +12,9 @@ baseline, to materialize every sliding window as a persisted Dask array
   chunks it needs): :func:`npy_to_dask`, :func:`hdf_to_dask` (pandas HDF5
   tables, DCRNN layout, with the time-of-day feature), :func:`zarr_to_dask`,
   and :func:`read_dask_array` (a path or a dataset loader);
-* :func:`dask_fit_statistics`, the training statistics of
-  :func:`~torch_geometric_temporal.dataset.index_batching.fit_statistics`
-  computed with Dask;
+* :func:`dask_fit_scaler` (and :func:`dask_fit_statistics`), the training
+  :class:`~torch_geometric_temporal.dataset.scaling.Scaler` computed with
+  Dask, one task per chunk, by the scaler's own definition;
 * :class:`DaskIndexDataset`: index-batching on a Dask array; a batch is
   fetched with one ``compute`` of the contiguous time range(s) its windows
   need;
@@ -33,7 +33,17 @@ import torch
 
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._hdf5 import open_speed_table, read_speed_rows
+from torch_geometric_temporal.dataset._source import _nonfinite_error
 from torch_geometric_temporal.dataset.index_batching import IndexDataset, WindowBatchDataset
+from torch_geometric_temporal.dataset.scaling import (
+    Scaler,
+    _check_per,
+    _finish,
+    _fitted_features,
+    _shift,
+    _sums,
+    training_weights,
+)
 from torch_geometric_temporal.dataset.windows import Features, WindowSpec
 
 log = logging.getLogger(__name__)
@@ -47,6 +57,7 @@ __all__ = [
     "hdf_to_dask",
     "zarr_to_dask",
     "read_dask_array",
+    "dask_fit_scaler",
     "dask_fit_statistics",
     "dask_materialize_windows",
     "DaskIndexDataset",
@@ -249,18 +260,70 @@ def _token(*parts: Any) -> str:
 # ---------------------------------------------------------------------------
 # statistics
 # ---------------------------------------------------------------------------
+def _block_sums(block: np.ndarray, w: np.ndarray, shift: np.ndarray, per: str, allow_nan: bool
+                ) -> Optional[Tuple[np.ndarray, ...]]:
+    r"""The weighted shifted sums of :mod:`~torch_geometric_temporal.dataset.scaling`
+    over one time block (a Dask task); ``None`` when no row of it is weighted."""
+    keep = w > 0
+    if not keep.any():
+        return None
+    x = torch.from_numpy(np.asarray(block[keep], dtype=np.float64))  # a fresh copy: the sums work in place
+    return tuple(t.numpy() for t in _sums(x, torch.from_numpy(w[keep]), torch.from_numpy(shift), per, allow_nan))
+
+
+def dask_fit_scaler(data: Any, train_starts: np.ndarray, spec: WindowSpec, per: str = "feature", *,
+                    weighting: str = "windows", eps: float = 0.0, features: Features = None,
+                    unbiased: bool = False, allow_nan: bool = False, scheduler: Optional[str] = None) -> Scaler:
+    r""":meth:`Scaler.fit <torch_geometric_temporal.dataset.scaling.Scaler.fit>`
+    with Dask: the same weighted shifted sums, one task per time chunk (in
+    parallel on a cluster when a client is active), added up and finished
+    by the scaler's own definition.
+
+    Args:
+        data (dask.array.Array or array): ``(T, N, F)`` (see :func:`read_dask_array`).
+        train_starts (numpy.ndarray): training window starts.
+        spec (WindowSpec): the window (its input length and target features).
+        per, weighting, eps, features, unbiased, allow_nan: as for :meth:`Scaler.fit`.
+        scheduler (str, optional): Dask scheduler (default: Dask's default).
+
+    Returns:
+        A :class:`~torch_geometric_temporal.dataset.scaling.Scaler` with float32
+        CPU statistics.
+    """
+    dask = require("dask", "dask", "Dask batching")
+
+    data = read_dask_array(data)
+    if data.ndim != 3:
+        raise ValueError(f"data must have shape (T, N, F), got {data.shape}.")
+    T, N, F = (int(s) for s in data.shape)
+    per = _check_per(per)
+    starts = WindowSpec(spec.num_timesteps_in, 0).check(train_starts, T)  # the inputs of the training windows
+    fit = _fitted_features(features, F)
+    lo, hi, weights = training_weights(starts, spec.num_timesteps_in, T, weighting)
+    x = data[lo:hi][:, :, fit].astype(np.float64).rechunk({1: -1, 2: -1})
+    bounds = np.concatenate([[0], np.cumsum(x.chunks[0])])
+    first, = dask.compute(x[: bounds[1]], scheduler=scheduler)
+    shift = _shift(torch.from_numpy(first[weights[: bounds[1]] > 0]), per, allow_nan).numpy()
+    parts = [dask.delayed(_block_sums, pure=True)(block, weights[a:b], shift, per, allow_nan)
+             for block, a, b in zip(x.to_delayed()[:, 0, 0], bounds[:-1], bounds[1:])]
+    parts = [p for p in dask.compute(*parts, scheduler=scheduler) if p is not None]
+    s1, s2, count = (torch.from_numpy(sum(p[i] for p in parts)) for i in range(3))
+    if not bool(torch.isfinite(s1).all() and torch.isfinite(s2).all()):
+        da = _dask_array()
+        n_nan, n_inf = (int(v) for v in dask.compute(da.isnan(x).sum(), da.isinf(x).sum(), scheduler=scheduler))
+        if not (n_nan and allow_nan and not n_inf):
+            raise _nonfinite_error(n_nan, n_inf, "The training part of data")
+    shape = (F,) if per == "feature" else (N, F)
+    mean, std = _finish(s1, s2, count, torch.from_numpy(shift), fit, shape, unbiased, eps, torch.float32)
+    return Scaler(mean, std, per, spec.target_features)
+
+
 def dask_fit_statistics(data: Any, train_starts: np.ndarray, num_timesteps_in: int,
                         features: Optional[Union[int, Sequence[int]]] = None, unbiased: bool = False,
                         scheduler: Optional[str] = None) -> Tuple[torch.Tensor, torch.Tensor]:
-    r"""Per-feature ``(mean, std)`` of the training input windows, with Dask.
-
-    Same definition as
-    :func:`~torch_geometric_temporal.dataset.index_batching.fit_statistics`:
-    the statistics of ``X = materialize_windows(data, train_starts, T_in,
-    0)[0]``, computed without materializing it by weighting time step
-    :math:`t` with the number of training windows covering it. One pass of
-    ``float64`` shifted sums over the covered rows, chunk by chunk (in
-    parallel on a cluster when a client is active).
+    r"""Per-feature ``(mean, std)`` of the training input windows, with Dask:
+    :func:`~torch_geometric_temporal.dataset.scaling.fit_statistics` computed
+    by :func:`dask_fit_scaler`.
 
     Args:
         data (dask.array.Array or array): ``(T, N, F)``.
@@ -275,49 +338,9 @@ def dask_fit_statistics(data: Any, train_starts: np.ndarray, num_timesteps_in: i
         ``(mean, std)`` float32 CPU tensors of shape ``(F,)``; a zero std is
         replaced by 1.
     """
-    dask = require("dask", "dask", "Dask batching")
-
-    data = read_dask_array(data)
-    if data.ndim != 3:
-        raise ValueError(f"data must have shape (T, N, F), got {data.shape}.")
-    T, N, F = (int(s) for s in data.shape)
-    inputs = WindowSpec(num_timesteps_in, 0)  # the statistics read the inputs only
-    t_in = inputs.num_timesteps_in
-    starts = inputs.check(train_starts, T)
-    fit = np.arange(F) if features is None else np.atleast_1d(np.asarray(features, dtype=np.int64))
-    diff = np.zeros(T + 1, dtype=np.int64)
-    np.add.at(diff, starts, 1)
-    np.add.at(diff, starts + t_in, -1)
-    lo, hi = int(starts.min()), int(starts.max()) + t_in
-    weights = np.cumsum(diff[:T])[lo:hi].astype(np.float64)
-
-    da = _dask_array()
-    x = data[lo:hi][:, :, fit].astype(np.float64)
-    w = da.from_array(weights, chunks=(x.chunks[0],))
-    first = x[: x.chunks[0][0]]
-    shift = np.asarray(first[weights[: x.chunks[0][0]] > 0].mean(axis=(0, 1)).compute(scheduler=scheduler))
-    shift = np.nan_to_num(shift, nan=0.0, posinf=0.0, neginf=0.0)
-    xs = x - shift
-    s1 = (xs.sum(axis=1) * w[:, None]).sum(axis=0)
-    s2 = ((xs * xs).sum(axis=1) * w[:, None]).sum(axis=0)
-    s1, s2 = dask.compute(s1, s2, scheduler=scheduler)
-    if not (np.all(np.isfinite(s1)) and np.all(np.isfinite(s2))):
-        raise ValueError("The training part of data contains NaN or infinite values; fill them first "
-                         "(e.g. forward-fill) before fitting statistics.")
-    cnt = float(weights.sum()) * N
-    m1 = s1 / cnt
-    var = np.clip(s2 / cnt - m1 * m1, 0.0, None)
-    if unbiased:
-        var = var * cnt / max(cnt - 1.0, 1.0)
-    mean = np.zeros(F, dtype=np.float64)
-    std = np.ones(F, dtype=np.float64)
-    mean[fit] = m1 + shift
-    fitted = np.sqrt(var)
-    if np.any(fitted == 0):
-        log.warning("dask_fit_statistics: features %s are constant; using std = 1.", fit[fitted == 0].tolist())
-        fitted[fitted == 0] = 1.0
-    std[fit] = fitted
-    return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+    scaler = dask_fit_scaler(data, train_starts, WindowSpec(num_timesteps_in, 0), features=features,
+                             unbiased=unbiased, scheduler=scheduler)
+    return scaler.mean, scaler.std
 
 
 # ---------------------------------------------------------------------------

@@ -298,7 +298,7 @@ class WindowedDatasetLoader:
             data = ib.series_to(data, device)
         scaler = self.fit_scaler(data, splits[0], window)
         if mmap and device is None:  # standardized at gather time
-            gather_mean, gather_std = (None, None) if scaler.identity else (scaler.mean, scaler.std)
+            gather_mean, gather_std = scaler.gather_stats()
         else:  # a fresh array: z-scored in place, no second full-size copy
             data = scaler.transform_(as_float32_tensor(data))
             gather_mean = gather_std = None

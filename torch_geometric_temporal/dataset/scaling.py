@@ -220,13 +220,18 @@ class Scaler:
     def __init__(self, mean: Tensor, std: Tensor, per: str = "feature", target_features: Features = None,
                  identity: bool = False):
         self.per = _check_per(per)
+        if mean is None or std is None:
+            raise ValueError("Scaler needs both mean and std; for data used as it is take "
+                             "Scaler.identity_for(num_features).")
         self.mean, self.std = torch.as_tensor(mean), torch.as_tensor(std)
         want = 1 if per == "feature" else 2
         if self.mean.dim() != want or self.mean.shape != self.std.shape:
             raise ValueError(f"per={per!r} needs mean and std of one shape "
                              f"{'(F,)' if want == 1 else '(N, F)'}, got {tuple(self.mean.shape)} and "
                              f"{tuple(self.std.shape)}.")
-        self.target_features = target_features
+        if target_features is not None and not isinstance(target_features, (int, slice)):
+            target_features = tuple(int(f) for f in np.asarray(target_features).reshape(-1))
+        self.target_features = target_features  # as WindowSpec keeps it: None, int, slice or tuple
         self.identity = bool(identity)
         self._on: Dict[tuple, Tensor] = {}  # statistics already moved, per (feature, device, dtype)
 
@@ -310,6 +315,11 @@ class Scaler:
         return _stats_for(self.mean, self.std, num_features, dtype, device,
                           num_nodes if self.per == "node" else None)
 
+    def gather_stats(self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
+        r"""``(mean, std)`` for a dataset that standardizes at gather time
+        (``IndexDataset(..., mean=, std=)``); ``(None, None)`` for the identity."""
+        return (None, None) if self.identity else (self.mean, self.std)
+
     def transform_(self, data: ArrayLike) -> ArrayLike:
         r"""Standardize ``data`` ``(T, N, F)`` in place, chunked over time (no
         second full-size array), with the arithmetic of the gather (the
@@ -326,9 +336,18 @@ class Scaler:
             return data
         return _standardize(data, self.mean, self.std, self.per == "node")
 
-    def transform(self, x: Tensor) -> Tensor:
-        r"""Standardized copy of ``x`` ``(..., N, F)`` (or ``(..., F)`` per feature)."""
-        return (x - self._cast(None, x)[0]) / self._cast(None, x)[1]
+    def transform(self, x: Tensor, features: Optional[Union[int, Sequence[int]]] = None) -> Tensor:
+        r"""Standardized copy of ``x``.
+
+        Args:
+            x (Tensor): values in data units.
+            features (int or sequence of int, optional): the data features
+                ``x`` holds: ``None`` all ``F`` on the last axis (``(..., N, F)``,
+                the layout of the inputs); a sequence: those on the last axis;
+                an ``int``: that one feature, without a feature axis (``(..., N)``).
+        """
+        mean, std = self._cast(tuple(range(self.mean.shape[-1])) if features is None else features, x)
+        return (x - mean) / std
 
     def target_feature(self, channel: int) -> int:
         r"""The data feature of the target channel ``channel`` of ``y``."""
@@ -378,10 +397,8 @@ class Scaler:
 
     def state_dict(self) -> Dict[str, Any]:
         r"""``{"mean", "std", "per", "target_features", "identity"}`` (CPU tensors)."""
-        tf = self.target_features
-        if tf is not None and not isinstance(tf, (int, slice)):
-            tf = [int(f) for f in tf]
-        return {"mean": self.mean.cpu(), "std": self.std.cpu(), "per": self.per, "target_features": tf,
+        return {"mean": self.mean.cpu(), "std": self.std.cpu(), "per": self.per,
+                "target_features": self.target_features,
                 "identity": self.identity}
 
     @classmethod
