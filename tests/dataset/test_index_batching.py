@@ -259,103 +259,6 @@ def test_index_dataloader_bad_input():
         index_dataloader(ds, 0)
 
 
-# --------------------------------------------------------------------------- statistics
-@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
-@pytest.mark.parametrize("t_in, stride", [(5, 1), (4, 7), (12, 3)])
-def test_fit_statistics_equal_materialized(kind, t_in, stride, tmp_path):
-    raw = _series(90, 4, 3, seed=stride)
-    data = _as_source(raw, kind, tmp_path)
-    train, _, _ = chronological_split(window_starts(90, t_in, 2, stride), (0.6, 0.2, 0.2))
-    X = materialize_windows(raw, train, t_in, 0)[0].double()
-    ref_mean = X.mean(dim=(0, 1, 2))
-    ref_std = X.std(dim=(0, 1, 2), unbiased=False)
-    mean, std = fit_statistics(data, train, t_in, dtype=torch.float64)
-    assert mean.shape == std.shape == (3,)
-    torch.testing.assert_close(mean, ref_mean, rtol=1e-6, atol=0)
-    torch.testing.assert_close(std, ref_std, rtol=1e-6, atol=0)
-    # the stats must differ from the plain full-series stats (weights matter)
-    assert not torch.allclose(mean, torch.from_numpy(raw.astype(np.float64)).mean((0, 1)),
-                              rtol=1e-6, atol=0)
-    _, std_u = fit_statistics(data, train, t_in, unbiased=True, dtype=torch.float64)
-    torch.testing.assert_close(std_u, X.std(dim=(0, 1, 2)), rtol=1e-6, atol=0)
-    m32, _ = fit_statistics(data, train, t_in)
-    assert m32.dtype == torch.float32
-
-
-def test_fit_statistics_features_subset_and_constant(caplog):
-    raw = _series(40, 3, 3)
-    raw[..., 1] = 2.5  # constant feature
-    train = window_starts(40, 4, 4)[:20]
-    mean, std = fit_statistics(raw, train, 4, features=[0, 2])
-    assert mean[1] == 0 and std[1] == 1
-    X = materialize_windows(raw, train, 4, 0)[0].double()
-    torch.testing.assert_close(mean[[0, 2]].double(), X.mean((0, 1, 2))[[0, 2]], rtol=1e-6, atol=0)
-    with caplog.at_level(logging.WARNING):
-        _, std = fit_statistics(raw, train, 4)
-    assert std[1] == 1 and "constant" in caplog.text
-
-
-def test_fit_statistics_large_offset_is_stable():
-    rng = np.random.default_rng(0)
-    raw = (1e4 + rng.standard_normal((80, 3, 1)) * 1e-2).astype(np.float64)
-    train = window_starts(80, 6, 2)
-    X = materialize_windows(raw, train, 6, 0)[0]
-    _, std = fit_statistics(raw, train, 6, dtype=torch.float64)
-    torch.testing.assert_close(std, X.std((0, 1, 2), unbiased=False), rtol=1e-6, atol=0)
-
-
-def test_fit_statistics_nan():
-    raw = _series(40, 3, 2)
-    raw[5, 1, 0] = np.nan
-    raw[7, 2, 1] = np.nan
-    train = window_starts(40, 4, 4)[:20]
-    with pytest.raises(ValueError, match="2 NaN"):
-        fit_statistics(raw, train, 4)
-    mean, std = fit_statistics(raw, train, 4, allow_nan=True, dtype=torch.float64)
-    X = materialize_windows(raw, train, 4, 0, allow_nan=True)[0].double()
-    ref = torch.stack([torch.nanmean(X[..., f]) for f in range(2)])
-    torch.testing.assert_close(mean, ref, rtol=1e-6, atol=0)
-    assert torch.isfinite(std).all()
-
-
-# --------------------------------------------------------------------------- standardization
-@pytest.mark.parametrize("kind", ["numpy", "torch", "memmap"])
-def test_gather_time_standardization_bit_identical(kind, tmp_path):
-    raw = _series(64, 4, 3, seed=3)
-    starts = window_starts(64, 5, 6, stride=2)
-    train, _, _ = chronological_split(starts)
-    mean, std = fit_statistics(raw, train, 5, features=[0, 2])
-    # base: standardize in place, then materialize
-    z = raw.copy()
-    assert standardize_(z, mean, std) is z
-    X, Y = materialize_windows(z, starts, 5, 6, target_features=[2, 0])
-    # index mode with gather-time standardization on an unstandardized source
-    ds = IndexDataset(_as_source(raw, kind, tmp_path), starts, 5, 6, target_features=[2, 0],
-                      mean=mean, std=std)
-    x, y = ds[np.arange(len(ds))[::-1].copy()]
-    assert torch.equal(x, X.flip(0)) and torch.equal(y, Y.flip(0))
-    # materialize with mean/std gives the same too, and feature 1 is untouched
-    X2, _ = materialize_windows(raw, starts, 5, 6, mean=mean, std=std)
-    assert torch.equal(X2, X)
-    assert np.array_equal(z[..., 1], raw[..., 1])
-    # torch in-place standardization gives the same bits as numpy
-    t = torch.from_numpy(raw.copy())
-    standardize_(t, mean.double(), std.double())  # cast to the data dtype first
-    assert np.array_equal(t.numpy(), z)
-    np.testing.assert_allclose(z[..., 0], (raw[..., 0] - mean[0].item()) / std[0].item(),
-                               rtol=1e-5, atol=1e-5)
-
-
-def test_standardize_bad_input(tmp_path):
-    mm = _as_source(_series(20, 2, 2), "memmap", tmp_path)
-    with pytest.raises(ValueError, match="read-only.*gather time"):
-        standardize_(mm, torch.zeros(2), torch.ones(2))
-    with pytest.raises(ValueError, match="F = 2"):
-        standardize_(_series(20, 2, 2), torch.zeros(3), torch.ones(3))
-    with pytest.raises(ValueError, match="floating"):
-        standardize_(np.zeros((4, 2, 2), dtype=np.int64), torch.zeros(2), torch.ones(2))
-
-
 # --------------------------------------------------------------------------- time of day
 def test_add_time_of_day(tmp_path):
     T, N = 300, 3
@@ -594,18 +497,6 @@ def test_memmap_copy_on_write_and_dtype(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             IndexDataset(raw, [0], 3, 3, device="cuda")
-
-
-def test_fit_statistics_ignores_rows_outside_training_windows():
-    raw = _series(60, 3, 2)
-    train = window_starts(60, 3, 2, stride=6)[:5]  # inputs cover [0,3), [6,9), ...
-    raw[4, 0, 0] = np.nan  # in no training input window: not an error
-    raw[50, 1, 1] = np.nan  # after the training windows
-    X = materialize_windows(raw, train, 3, 0, allow_nan=True)[0].double()
-    assert not torch.isnan(X).any()
-    mean, std = fit_statistics(raw, train, 3, dtype=torch.float64)
-    torch.testing.assert_close(mean, X.mean((0, 1, 2)), rtol=1e-6, atol=0)
-    torch.testing.assert_close(std, X.std((0, 1, 2), unbiased=False), rtol=1e-6, atol=0)
 
 
 def test_bad_indices():
