@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-def identity_collate(batch):
+def identity_collate(batch: Any) -> Any:
     r"""Collate function returning the batch unchanged (for ``__getitems__`` batches)."""
     return batch
 
