@@ -309,12 +309,6 @@ class Scaler:
         return cls(torch.zeros(num_features), torch.ones(num_features), "feature", target_features, identity=True)
 
     # -- applying ------------------------------------------------------------
-    def stats_for(self, num_nodes: int, num_features: int, dtype: torch.dtype, device) -> Tuple[Tensor, Tensor]:
-        r"""``(mean, std)`` checked against data of ``N`` nodes and ``F``
-        features, cast to ``dtype`` on ``device``."""
-        return _stats_for(self.mean, self.std, num_features, dtype, device,
-                          num_nodes if self.per == "node" else None)
-
     def gather_stats(self) -> Tuple[Optional[Tensor], Optional[Tensor]]:
         r"""``(mean, std)`` for a dataset that standardizes at gather time
         (``IndexDataset(..., mean=, std=)``); ``(None, None)`` for the identity."""
