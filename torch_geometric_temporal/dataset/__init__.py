@@ -6,19 +6,15 @@ index-batching loaders) and add ``get_base_dataset`` (the same batches,
 materialized). Synthetic files in every format come from
 :mod:`torch_geometric_temporal.dataset.synthetic`.
 """
-from torch_geometric_temporal.dataset.index_batching import (
+from torch_geometric_temporal.dataset.windows import WindowSpec, chronological_split, window_starts
+from torch_geometric_temporal.dataset.scaling import Scaler, fit_statistics, standardize_
+from torch_geometric_temporal.dataset.samplers import (
     DistributedIndexSampler,
-    IndexDataset,
     TensorBatchSampler,
-    add_time_of_day,
     identity_collate,
-    chronological_split,
-    fit_statistics,
     index_dataloader,
-    materialize_windows,
-    standardize_,
-    window_starts,
 )
+from torch_geometric_temporal.dataset.index_batching import IndexDataset, add_time_of_day, materialize_windows
 from torch_geometric_temporal.dataset.chickenpox import ChickenpoxDatasetLoader
 from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
 from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
@@ -37,6 +33,8 @@ __all__ = [
     "SplitLoaders",
     "LoadedData",
     "set_loader_epoch",
+    "WindowSpec",
+    "Scaler",
     "IndexDataset",
     "DistributedIndexSampler",
     "TensorBatchSampler",
