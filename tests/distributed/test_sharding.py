@@ -3,6 +3,7 @@ import pytest
 import torch
 
 from torch_geometric_temporal.dataset.index_batching import IndexDataset, index_dataloader, window_starts
+from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.distributed.sharding import (
     GlobalBatchSampler,
     ShardedIndexDataset,
@@ -164,3 +165,19 @@ def test_eval_plan_visits_every_window_once(num_starts, replicas):
         replicas * max(map(len, orders))  # the training plan still pads to equal steps
     batches = plan.global_batches(0, 4)
     assert sorted(np.concatenate(batches).tolist()) == list(range(num_starts))
+
+
+def test_plan_takes_a_window_spec(series):
+    spec = WindowSpec(T_IN, T_OUT, target_features=[1])
+    starts = spec.starts(series.shape[0])
+    by_spec = ShardPlan(starts, 2, spec, blocks_per_rank=2, seed=0)
+    by_ints = ShardPlan(starts, 2, T_IN, T_OUT, blocks_per_rank=2, seed=0)
+    assert by_spec.time_ranges(1, 0) == by_ints.time_ranges(1, 0)
+    assert by_spec.block_time_range(0)[1] == int(starts[by_spec.blocks[0][1] - 1]) + spec.span
+    full = IndexDataset(series, starts, spec)
+    ds = ShardedIndexDataset(series, by_ints, 0, target_features=[1])  # joins the plan's window
+    assert ds.spec == spec
+    ids = by_ints.rank_order(0, 0)[:5].tolist()
+    assert torch.equal(ds[ids][1], full[ids][1])
+    with pytest.raises(ValueError, match="0 <= s"):
+        ShardPlan(np.array([-1, 0]), 1, spec)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.train.baselines import (
     HistoricalAverage,
     last_value_forecast,
@@ -36,3 +37,12 @@ def test_historical_average_slots_missing_and_fallback():
 def test_time_of_day_slots():
     tod = np.array([0.0, 1 / 288, 287 / 288, 0.99999])
     assert time_of_day_slots(tod).tolist() == [0, 1, 287, 0]
+
+
+def test_baselines_take_a_window_spec_and_check_starts():
+    series = np.arange(20, dtype=float).reshape(10, 2)
+    spec = WindowSpec(2, 3)
+    assert np.array_equal(window_targets(series, [0, 3], spec), window_targets(series, [0, 3], 2, 3))
+    assert np.array_equal(last_value_forecast(series, [0, 3], spec), last_value_forecast(series, [0, 3], 2, 3))
+    with pytest.raises(ValueError, match="<= T = 10"):
+        window_targets(series, [6], spec)  # 6 + 2 + 3 > 10
