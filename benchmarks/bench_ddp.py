@@ -13,7 +13,7 @@ DDP (no all-reduce, no barrier): what the free cores allow at that moment,
 the ceiling for DDP. Samples per CPU-second shows the per-core cost.
 
 Memory: ``scalability_testing/pems_ddp.py``'s code path
-(:func:`~torch_geometric_temporal.distributed.runner.run_ddp_experiment`) on
+(:func:`~torch_geometric_temporal.train.ddp_experiment.run_ddp_experiment`) on
 synthetic PeMS-BAY files, 2 workers, one short epoch per mode, each mode on a
 fresh cluster so that the workers' peak RSS (``ru_maxrss``) is its own.
 ``data MB`` is the RSS growth of a rank while it loads its data.
@@ -100,7 +100,7 @@ def throughput(series_dir, args):
 
 
 def memory(mode, series_dir, args):
-    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
 
     script = os.path.join(os.path.dirname(__file__), "..", "scalability_testing", "pems_ddp.py")
     sys.path.insert(0, os.path.dirname(script))

@@ -11,20 +11,11 @@ is one CPU thread (``--threads``).
 """
 import sys
 
-from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.cli import make_main
+from torch_geometric_temporal.train.datasets import DATASETS
 from torch_geometric_temporal.train.script import run_script
 
-SPEC = DatasetSpec(
-    name="chickenpox",
-    loader="torch_geometric_temporal.dataset.chickenpox:ChickenpoxDatasetLoader",
-    description="Demo of index batching with the Chickenpox Hungary dataset (DCRNN).",
-    num_timesteps_in=4,
-    num_timesteps_out=4,
-    null_value=None,
-    lags_argument=True,
-    threads=1,  # 20 nodes: one thread is fastest, and robust on a busy machine
-)
-
+SPEC = DATASETS["chickenpox"]
 
 main = make_main(SPEC)
 

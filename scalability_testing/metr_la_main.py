@@ -9,15 +9,11 @@ windows are 12 steps (1 hour) in, 12 out.
 """
 import sys
 
-from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.cli import make_main
+from torch_geometric_temporal.train.datasets import DATASETS
 from torch_geometric_temporal.train.script import run_script
 
-SPEC = DatasetSpec(
-    name="metr_la",
-    loader="torch_geometric_temporal.dataset.metr_la:METRLADatasetLoader",
-    description="Demo of index batching with the METR-LA dataset (DCRNN).",
-)
-
+SPEC = DATASETS["metr_la"]
 
 main = make_main(SPEC)
 

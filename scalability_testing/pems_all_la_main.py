@@ -9,16 +9,11 @@ windows are 12 steps (1 hour) in, 12 out. Use ``--mmap`` to keep the series out 
 """
 import sys
 
-from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.cli import make_main
+from torch_geometric_temporal.train.datasets import DATASETS
 from torch_geometric_temporal.train.script import run_script
 
-SPEC = DatasetSpec(
-    name="pems_all_la",
-    loader="torch_geometric_temporal.dataset.pems_all_la:PemsAllLADatasetLoader",
-    description="Demo of index batching with the PeMS-All-LA dataset (DCRNN).",
-    epochs=30,
-)
-
+SPEC = DATASETS["pems_all_la"]
 
 main = make_main(SPEC)
 

@@ -9,15 +9,11 @@ windows are 12 steps (1 hour) in, 12 out.
 """
 import sys
 
-from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.cli import make_main
+from torch_geometric_temporal.train.datasets import DATASETS
 from torch_geometric_temporal.train.script import run_script
 
-SPEC = DatasetSpec(
-    name="pems_bay",
-    loader="torch_geometric_temporal.dataset.pems_bay:PemsBayDatasetLoader",
-    description="Demo of index batching with the PeMS-Bay dataset (DCRNN).",
-)
-
+SPEC = DATASETS["pems_bay"]
 
 main = make_main(SPEC)
 

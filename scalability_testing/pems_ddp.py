@@ -25,28 +25,18 @@ persisted in the cluster: the Dask baseline).
 """
 import logging
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from torch_geometric_temporal._optional import require
-from torch_geometric_temporal.train.cli import DatasetSpec, build_parser, str2bool
+from torch_geometric_temporal.train.cli import build_parser, str2bool
+from torch_geometric_temporal.train.config import RunConfig
+from torch_geometric_temporal.train.datasets import DATASETS, DatasetSpec
+from torch_geometric_temporal.train.experiment import configure_logging as configure_run_logging
 from torch_geometric_temporal.train.script import cuda_problem, error_line, run_script
 
-_TRAFFIC = dict(epochs=30, batch_size=64, num_timesteps_in=12, num_timesteps_out=12, null_value=0.0)
-
-SPECS: Dict[str, DatasetSpec] = {
-    "pems-bay": DatasetSpec(name="pems_bay", loader="torch_geometric_temporal.dataset.pems_bay:PemsBayDatasetLoader",
-                            **_TRAFFIC),
-    "pems-all-la": DatasetSpec(name="pems_all_la",
-                               loader="torch_geometric_temporal.dataset.pems_all_la:PemsAllLADatasetLoader",
-                               **_TRAFFIC),
-    "pems": DatasetSpec(name="pems", loader="torch_geometric_temporal.dataset.pems:PemsDatasetLoader", **_TRAFFIC),
-    "metr-la": DatasetSpec(name="metr_la", loader="torch_geometric_temporal.dataset.metr_la:METRLADatasetLoader",
-                           **_TRAFFIC),
-    "chickenpox": DatasetSpec(name="chickenpox",
-                              loader="torch_geometric_temporal.dataset.chickenpox:ChickenpoxDatasetLoader",
-                              epochs=100, batch_size=64, num_timesteps_in=4, num_timesteps_out=4, null_value=None,
-                              lags_argument=True),
-}
+#: ``--dataset`` choices: the registry's datasets (the defaults of each
+#: dataset's ``*_main.py`` script), spelled with dashes.
+SPECS: Dict[str, DatasetSpec] = {name.replace("_", "-"): spec for name, spec in DATASETS.items()}
 
 
 def build_ddp_parser(spec: DatasetSpec):
@@ -76,7 +66,9 @@ def build_ddp_parser(spec: DatasetSpec):
     return p
 
 
-def parse_args(argv: Optional[Sequence[str]] = None):
+def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[DatasetSpec, RunConfig]:
+    r"""``(spec, config)`` of ``argv``: the dataset of ``--dataset`` (which
+    fixes the defaults) and the run's settings."""
     argv = list(sys.argv[1:] if argv is None else argv)
     pre = build_ddp_parser(SPECS["pems-bay"]).parse_known_args(argv)[0]  # the dataset fixes the defaults
     spec = SPECS[pre.dataset]
@@ -100,16 +92,16 @@ def parse_args(argv: Optional[Sequence[str]] = None):
     # (with --dist the workers, not this process, need them)
     if args.gpu and not args.dist and cuda_problem(args.npar) is not None:
         parser.error(cuda_problem(args.npar))
-    return spec, args
+    return spec, RunConfig(**vars(args))
 
 
-def require_extras(args) -> None:
+def require_extras(config: RunConfig) -> None:
     r"""Raise :class:`~torch_geometric_temporal._optional.MissingExtraError`
     before anything starts when an extra this run needs is missing:
     ``[dask]`` always, ``[gpu]`` for ``-g`` on a local cluster."""
     for module in ("dask", "distributed"):
         require(module, "dask", "pems_ddp (Dask-launched DDP)")
-    if args.gpu and not args.dist:
+    if config.gpu and not config.dist:
         require("dask_cuda", "gpu", "pems_ddp -g (one Dask-CUDA worker per GPU)")
 
 
@@ -134,15 +126,13 @@ class DropClosedCommErrors(logging.Filter):
         return not any(name in message for name in _CLOSED_ERRORS)
 
 
-def configure_logging(args) -> None:
-    r"""Log level from ``-d``/``-q``. With ``-q`` the Dask machinery of the
-    local cluster logs errors only (no INFO lines about the scheduler,
-    nannies and workers, no teardown warnings) and the benign closed-comm
-    errors of the teardown are dropped."""
-    level = logging.DEBUG if args.debug else (logging.WARNING if args.quiet else logging.INFO)
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("torch_geometric_temporal").setLevel(level)
-    if args.quiet:
+def configure_logging(config: RunConfig) -> None:
+    r"""Log level from ``-d``/``-q`` (as every script). With ``-q`` the Dask
+    machinery of the local cluster logs errors only (no INFO lines about the
+    scheduler, nannies and workers, no teardown warnings) and the benign
+    closed-comm errors of the teardown are dropped."""
+    configure_run_logging(config)
+    if config.quiet:
         require("distributed", "dask", "pems_ddp")  # importing it sets its logger to INFO: override after
         for name in DASK_LOGGERS:
             logging.getLogger(name).setLevel(logging.ERROR)
@@ -153,16 +143,16 @@ def configure_logging(args) -> None:
 
 def main(argv: Optional[Sequence[str]] = None, callbacks: Sequence[Any] = ()) -> Dict[str, Any]:
     from torch_geometric_temporal.distributed.ddp import DDPRunError
-    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
 
-    spec, args = parse_args(argv)
-    require_extras(args)
-    configure_logging(args)
+    spec, config = parse_args(argv)
+    require_extras(config)
+    configure_logging(config)
     try:
-        return run_ddp_experiment(spec, args, callbacks=callbacks)
+        return run_ddp_experiment(spec, config, callbacks=callbacks)
     except DDPRunError as error:
         raise DDPRunError(f"{error_line(error).rstrip('.')}. Fix the cause, then rerun with --resume to continue from "
-                          f"{args.out_dir}/checkpoint.pt.") from error
+                          f"{config.out_dir}/checkpoint.pt.") from error
 
 
 if __name__ == "__main__":

@@ -10,16 +10,11 @@ and ``pems_ddp.py`` for multi-worker training.
 """
 import sys
 
-from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.cli import make_main
+from torch_geometric_temporal.train.datasets import DATASETS
 from torch_geometric_temporal.train.script import run_script
 
-SPEC = DatasetSpec(
-    name="pems",
-    loader="torch_geometric_temporal.dataset.pems:PemsDatasetLoader",
-    description="Demo of index batching with the PeMS dataset (DCRNN).",
-    epochs=30,
-)
-
+SPEC = DATASETS["pems"]
 
 main = make_main(SPEC)
 

@@ -9,19 +9,11 @@ Energy output is standardized and a zero is a real value, so no target is masked
 """
 import sys
 
-from torch_geometric_temporal.train.cli import DatasetSpec, make_main
+from torch_geometric_temporal.train.cli import make_main
+from torch_geometric_temporal.train.datasets import DATASETS
 from torch_geometric_temporal.train.script import run_script
 
-SPEC = DatasetSpec(
-    name="windmill",
-    loader="torch_geometric_temporal.dataset.windmill:WindmillOutputLargeDatasetLoader",
-    description="Demo of index batching with the Windmill Output Large dataset (DCRNN).",
-    num_timesteps_in=8,
-    num_timesteps_out=8,
-    null_value=None,
-    lags_argument=True,
-)
-
+SPEC = DATASETS["windmill"]
 
 main = make_main(SPEC)
 

@@ -79,7 +79,7 @@ def _args(data_dir, out_dir, mode, npar):
 
 @pytest.fixture(scope="module")
 def single_process(metr_la_dir, tmp_path_factory):
-    from torch_geometric_temporal.train.cli import run_experiment
+    from torch_geometric_temporal.train.experiment import run_experiment
 
     spec, args = _args(metr_la_dir, tmp_path_factory.mktemp("single"), "index", 1)
     return run_experiment(spec, args)["test"]
@@ -87,7 +87,7 @@ def single_process(metr_la_dir, tmp_path_factory):
 
 @pytest.mark.parametrize("mode", ["index", "dask-index", "dask"])
 def test_test_metrics_do_not_depend_on_ranks(client, metr_la_dir, single_process, tmp_path, mode):
-    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
 
     assert single_process["count"] > 0
     for npar in (1, 2):

@@ -175,7 +175,7 @@ def _script_args(data_dir, out_dir, **over):
 
 @pytest.mark.slow
 def test_killed_worker_errors_then_resume_matches(client, metr_la_dir, tmp_path):
-    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
     from torch_geometric_temporal.train.stats import read_csv
 
     spec, args = _script_args(metr_la_dir, tmp_path / "full", mode="dask-index")

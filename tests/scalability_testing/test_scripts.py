@@ -348,7 +348,7 @@ def test_ddp_out_dir_errors_match_single_process(metr_la_dir, tmp_path):
 def test_ddp_overwrite_removes_only_after_every_rank_started(metr_la_dir, tmp_path):
     pytest.importorskip("distributed")
     from torch_geometric_temporal.distributed import DDPRunError, close_cluster, start_cluster
-    from torch_geometric_temporal.distributed.runner import run_ddp_experiment
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
 
     ddp = load_script("pems_ddp")
     out = tmp_path / "out"
@@ -403,7 +403,7 @@ def test_ddp_refuses_a_device_it_cannot_honour(tmp_path):
 
 
 def test_ddp_gpu_columns_are_the_maximum_over_ranks():
-    from torch_geometric_temporal.distributed.runner import rank_gpu_peaks
+    from torch_geometric_temporal.train.ddp_experiment import rank_gpu_peaks
 
     ranks = [{"gpu_memory_total_mb": 80000.0, "gpu_memory_peak_mb": 900.0, "gpu_max_allocated_mb": 120.0,
               "gpu_max_reserved_mb": 300.0},

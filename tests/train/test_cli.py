@@ -1,17 +1,19 @@
 """The training scripts' device choice (``--device``, ``-g``) and where
-``load_data`` puts the data, on CPU: a CUDA machine is emulated by the
+``load_data`` (:mod:`torch_geometric_temporal.train.experiment`) puts the data, on CPU: a CUDA machine is emulated by the
 ``fake_cuda`` fixture (nothing runs on it)."""
 import argparse
 
 import pytest
 import torch
 
-from torch_geometric_temporal.dataset.loader_base import resolve_device
-from torch_geometric_temporal.train import cli
-from torch_geometric_temporal.train.cli import DatasetSpec, device_flag, load_data, parse_args, run_device
+from torch_geometric_temporal.dataset import ChickenpoxDatasetLoader
+from torch_geometric_temporal.train import ddp_experiment, experiment
+from torch_geometric_temporal.train.cli import device_flag, parse_args
+from torch_geometric_temporal.train.datasets import DatasetSpec
+from torch_geometric_temporal.train.experiment import load_data, run_device
 
-SPEC = DatasetSpec(name="fake", loader="torch_geometric_temporal.dataset.chickenpox:ChickenpoxDatasetLoader",
-                   num_timesteps_in=4, num_timesteps_out=4, null_value=None)
+SPEC = DatasetSpec(name="fake", loader=ChickenpoxDatasetLoader, num_timesteps_in=4, num_timesteps_out=4,
+                   null_value=None)
 
 
 def args(*argv):
@@ -60,57 +62,55 @@ def test_bad_device_is_one_line(fake_cuda, capsys, argv, message):
 
 
 class FakeLoader:
-    """Records the arguments of ``get_index_dataset``; one small split."""
+    """Records the arguments of ``load``; one small split."""
 
     calls = []
+    supports_mmap = False
 
-    def get_index_dataset(self, lags=4, batch_size=4, shuffle=False, allGPU=-1, world_size=-1, ddp_rank=-1, *,
-                          device=None, **kwargs):
-        type(self).calls.append({"device": resolve_device(device, allGPU), "world_size": world_size,
-                                 "ddp_rank": ddp_rank})
-        x = torch.zeros(6, 4, 3, 2)
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, x[..., :1]), batch_size=batch_size)
-        edges = torch.tensor([[0, 1], [1, 2]])
-        return loader, loader, loader, edges, torch.ones(2), torch.zeros(2), torch.ones(2)
+    def load(self, window, batch_size=4, *, device=None, world_size=-1, rank=-1, **kwargs):
+        type(self).calls.append({"device": device, "world_size": world_size, "ddp_rank": rank})
+        return None
 
 
 @pytest.fixture
-def fake_loader(monkeypatch):
+def fake_loader():
     FakeLoader.calls = []
-    monkeypatch.setattr(cli, "_import", lambda path: FakeLoader)
     return FakeLoader.calls
 
 
+FAKE = DatasetSpec(name="fake", loader=FakeLoader, num_timesteps_in=4, num_timesteps_out=4, null_value=None)
+
+
 def test_gpu_data_goes_to_the_training_device(fake_cuda, fake_loader):
-    load_data(SPEC, args("-m", "index", "-g", "--device", "cuda:1"))  # was cuda:0 whatever the device
-    load_data(SPEC, args("-m", "index", "-g"))  # auto: cuda:0
-    load_data(SPEC, args("-m", "index", "--device", "cuda:1"))  # no -g: the data stays on the CPU
+    load_data(FAKE, args("-m", "index", "-g", "--device", "cuda:1"))  # was cuda:0 whatever the device
+    load_data(FAKE, args("-m", "index", "-g"))  # auto: cuda:0
+    load_data(FAKE, args("-m", "index", "--device", "cuda:1"))  # no -g: the data stays on the CPU
     assert [c["device"] for c in fake_loader] == [torch.device("cuda", 1), torch.device("cuda", 0), None]
 
 
 def test_ddp_rank_gpu_data_goes_to_the_ranks_device(fake_cuda, fake_loader):
-    load_data(SPEC, args("-m", "index", "-g"), world_size=2, ddp_rank=1, device=torch.device("cuda", 1))
+    load_data(FAKE, args("-m", "index", "-g"), world_size=2, rank=1, device=torch.device("cuda", 1))
     assert fake_loader == [{"device": torch.device("cuda", 1), "world_size": 2, "ddp_rank": 1}]
     with pytest.raises(ValueError, match="trains on cpu; drop -g"):
-        load_data(SPEC, args("-m", "index", "-g"), device=torch.device("cpu"))
+        load_data(FAKE, args("-m", "index", "-g"), device=torch.device("cpu"))
 
 
 def test_train_rank_loads_its_data_onto_its_own_gpu(fake_cuda, monkeypatch):
     """A DDP rank on cuda:1 with ``-m index -g``: its series goes to cuda:1, not to GPU 0 of every rank."""
     pytest.importorskip("psutil")
     from torch_geometric_temporal.distributed.ddp import RankContext
-    from torch_geometric_temporal.distributed.runner import DDPJob, train_rank
+    from torch_geometric_temporal.train.ddp_experiment import DDPJob, train_rank
 
     seen = []
 
     class Loaded(Exception):
         pass
 
-    def fake_load_data(spec, args, world_size=-1, ddp_rank=-1, device=None):
-        seen.append((device, world_size, ddp_rank))
+    def fake_load_data(spec, config, world_size=-1, rank=-1, device=None):
+        seen.append((device, world_size, rank))
         raise Loaded
 
-    monkeypatch.setattr(cli, "load_data", fake_load_data)
+    monkeypatch.setattr(ddp_experiment, "load_data", fake_load_data)
     ctx = RankContext(rank=1, world_size=2, local_rank=1, backend="nccl", device=torch.device("cuda", 1))
     with pytest.raises(Loaded):
         train_rank(ctx, DDPJob(SPEC, args("-m", "index", "-g"), world_size=2))
@@ -121,9 +121,17 @@ def test_train_rank_loads_its_data_onto_its_own_gpu(fake_cuda, monkeypatch):
 def test_run_experiment_trains_on_the_chosen_device(fake_cuda, monkeypatch, tmp_path):
     pytest.importorskip("psutil")
     devices = []
-    monkeypatch.setattr(cli, "_run", lambda spec, args, callbacks, run_dir, device, t0: devices.append(device) or {})
-    cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "a"), "-q"))
-    cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "b"), "-q", "--device", "cpu"))
-    cli.run_experiment(SPEC, args("--out-dir", str(tmp_path / "c"), "-q", "--device", "cuda:1"))
+
+    class Loaded(Exception):
+        pass
+
+    def fake_load_data(spec, config, world_size=-1, rank=-1, device=None):
+        devices.append(device)
+        raise Loaded
+
+    monkeypatch.setattr(experiment, "load_data", fake_load_data)
+    for out, flags in (("a", ()), ("b", ("--device", "cpu")), ("c", ("--device", "cuda:1"))):
+        with pytest.raises(Loaded):
+            experiment.run_experiment(SPEC, args("--out-dir", str(tmp_path / out), "-q", *flags))
     assert devices == [torch.device("cuda", 0), torch.device("cpu"), torch.device("cuda", 1)]
     assert fake_cuda.set_devices == [0, 1]  # CUDA's current device is the run's
