@@ -15,6 +15,8 @@ from typing import Optional
 import torch
 from torch import Tensor
 
+from torch_geometric_temporal.nn.recurrent import BatchedDCRNN, DCRNNSeq2Seq
+
 __all__ = ["PerStepDCRNN", "build_model", "MODEL_NAMES"]
 
 MODEL_NAMES = ("batched", "seq2seq")
@@ -32,8 +34,6 @@ class PerStepDCRNN(torch.nn.Module):
 
     def __init__(self, in_channels: int, hidden_channels: int, out_channels: int = 1, K: int = 3):
         super().__init__()
-        from torch_geometric_temporal.nn.recurrent import BatchedDCRNN
-
         self.recurrent = BatchedDCRNN(in_channels, hidden_channels, K=K)
         self.head = torch.nn.Linear(hidden_channels, out_channels)
 
@@ -61,8 +61,6 @@ def build_model(name: str, num_features: int, num_timesteps_out: int, *, hidden_
         use_curriculum_learning (bool): ``seq2seq`` scheduled sampling.
         cl_decay_steps (int): curriculum decay constant in batches.
     """
-    from torch_geometric_temporal.nn.recurrent import BatchedDCRNN, DCRNNSeq2Seq
-
     if name == "batched":
         K = 3 if K is None else K
         if hidden_channels is None:
