@@ -9,6 +9,57 @@ from torch_geometric_temporal.dataset.index_batching import IndexDataset, materi
 from torch_geometric_temporal.dataset.windows import WindowSpec, chronological_split, split_starts, window_starts
 
 
+
+# --------------------------------------------------------------------------- windows
+def test_window_starts():
+    s = window_starts(10, 3, 2)
+    assert s.dtype == np.int64
+    np.testing.assert_array_equal(s, np.arange(6))
+    np.testing.assert_array_equal(window_starts(10, 3, 2, stride=2), [0, 2, 4])
+    np.testing.assert_array_equal(window_starts(5, 3, 2), [0])
+    assert (window_starts(101, 7, 4, stride=3) + 11 <= 101).all()
+
+
+@pytest.mark.parametrize("args, match", [
+    ((10, 8, 3), "longer than the series"),
+    ((10, 0, 3), "num_timesteps_in"),
+    ((10, 3, -1), "num_timesteps_out"),
+    ((10, 3, 3, 0), "stride"),
+    ((10.0, 3, 3), "integer"),
+])
+def test_window_starts_bad_input(args, match):
+    with pytest.raises(ValueError, match=match):
+        window_starts(*args)
+
+
+def test_chronological_split():
+    s = window_starts(112, 6, 6)  # 101 windows
+    tr, va, te = chronological_split(s)
+    assert (len(tr), len(va), len(te)) == (71, 10, 20)
+    np.testing.assert_array_equal(np.concatenate([tr, va, te]), s)
+    assert tr.max() < va.min() and va.max() < te.min()
+    tr, va, te = chronological_split(s, (0.6, 0.0, 0.4))
+    assert len(va) == 0 and (len(tr), len(te)) == (61, 40)
+    # PGT-I rounding: train and test rounded, validation takes the rest
+    assert [len(p) for p in chronological_split(np.arange(15))] == [10, 2, 3]
+
+
+@pytest.mark.parametrize("ratios, match", [
+    ((0.7, 0.2, 0.2), "sum to 1"),
+    ((0.7, 0.3), "3 entries"),
+    ((1.2, -0.1, -0.1), "non-negative"),
+])
+def test_chronological_split_bad_ratios(ratios, match):
+    with pytest.raises(ValueError, match=match):
+        chronological_split(np.arange(100), ratios)
+
+
+def test_chronological_split_empty():
+    with pytest.raises(ValueError, match="validation split is empty"):
+        chronological_split(np.arange(4))
+    with pytest.raises(ValueError, match="1-D"):
+        chronological_split(np.zeros((3, 3), dtype=np.int64))
+
 # --------------------------------------------------------------------------- WindowSpec
 def test_window_spec_arithmetic():
     spec = WindowSpec(4, 3, stride=2, target_features=[0, 2])
