@@ -5,7 +5,6 @@ import torch
 
 from torch_geometric_temporal.train.metrics import (
     MetricAccumulator,
-    StandardScaler,
     masked_mae,
     masked_mae_loss,
 )
@@ -60,44 +59,6 @@ def test_accumulator_mape_and_empty():
     m = acc.compute()
     assert m["mape"] == pytest.approx(0.25)  # (0.5 + 0) / 2
     assert m["mae_per_step"] == pytest.approx([2.0, 0.0])
-
-
-def test_scaler_per_feature_per_node_and_identity():
-    x = torch.ones(2, 3, 4)
-    assert torch.equal(StandardScaler().inverse_transform(x), x)
-    feat = StandardScaler(torch.tensor([50.0, 0.5]), torch.tensor([10.0, 0.3]), num_nodes=4, num_features=2)
-    assert torch.allclose(feat.inverse_transform(x), torch.full_like(x, 60.0))
-    node = StandardScaler(torch.arange(4.0), torch.full((4,), 2.0), num_nodes=4, num_features=1)
-    assert torch.allclose(node.inverse_transform(x)[0, 0], torch.tensor([2.0, 3.0, 4.0, 5.0]))
-    assert torch.allclose(node.transform(node.inverse_transform(x)), x)
-    with pytest.raises(ValueError, match="both mean and std"):
-        StandardScaler(torch.zeros(2), None)
-
-
-def test_scaler_moves_its_statistics_to_the_device_once(monkeypatch):
-    # per batch, a copy of the statistics to the GPU would be a host-to-device copy;
-    # "meta" stands in for the device
-    moved = []
-    real_to = torch.Tensor.to
-
-    def to(self, *args, **kwargs):
-        out = real_to(self, *args, **kwargs)
-        if out is not self and self.device.type == "cpu" and out.device.type != "cpu":
-            moved.append(tuple(self.shape))
-        return out
-
-    scaler = StandardScaler(torch.tensor([10.0, 0.0]), torch.tensor([2.0, 1.0]))
-    monkeypatch.setattr(torch.Tensor, "to", to)
-    for _ in range(3):
-        assert scaler.inverse_transform(torch.zeros(2, 4, 3, device="meta")).device.type == "meta"
-        scaler.transform(torch.zeros(2, 4, 3, device="meta"))
-    assert moved == [(), ()]  # mean and std, once
-    monkeypatch.undo()
-    x = torch.tensor([[1.0, 2.0]])
-    assert torch.equal(scaler.inverse_transform(x), x * 2 + 10)
-    assert torch.equal(scaler.inverse_transform(x.double()), x.double() * 2 + 10)  # per dtype
-    scaler.mean = torch.tensor(0.0, dtype=torch.float64)  # a replaced statistic is used
-    assert torch.equal(scaler.inverse_transform(x), x * 2)
 
 
 def test_accumulator_tracks_the_mean_loss_on_request():

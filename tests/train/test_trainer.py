@@ -10,7 +10,8 @@ from torch_geometric_temporal.dataset.index_batching import (
     IndexDataset,
     index_dataloader,
 )
-from torch_geometric_temporal.train.metrics import MetricAccumulator, StandardScaler
+from torch_geometric_temporal.dataset.scaling import Scaler
+from torch_geometric_temporal.train.metrics import MetricAccumulator
 from torch_geometric_temporal.train.stats import read_csv
 from torch_geometric_temporal.train.trainer import (
     CHECKPOINT_NAME,
@@ -79,7 +80,7 @@ def test_train_step_learns_and_predict_batch_matches_metric():
     opt = torch.optim.Adam(model.parameters(), lr=0.05)
     train, val, _ = loaders()
     batch = next(iter(train))
-    scaler = StandardScaler(torch.tensor([10.0, 0.0]), torch.tensor([2.0, 1.0]), num_nodes=3, num_features=2)
+    scaler = Scaler(torch.tensor([10.0, 0.0]), torch.tensor([2.0, 1.0]))
     first = train_step(model, batch, opt, edge_index=EDGES, scaler=scaler, null_value=None).loss
     for _ in range(60):
         last = train_step(model, batch, opt, edge_index=EDGES, scaler=scaler, null_value=None,

@@ -6,7 +6,7 @@ Module-level imports are stdlib, NumPy and PyTorch only; psutil, NVML, tqdm
 and matplotlib are imported by the functions that use them.
 """
 from torch_geometric_temporal.train.baselines import HistoricalAverage, last_value_forecast, score_forecast
-from torch_geometric_temporal.train.metrics import MetricAccumulator, StandardScaler, masked_mae, masked_mae_loss
+from torch_geometric_temporal.train.metrics import MetricAccumulator, masked_mae, masked_mae_loss
 from torch_geometric_temporal.train.models import PerStepDCRNN, build_model
 from torch_geometric_temporal.train.monitor import SystemMonitor
 from torch_geometric_temporal.train.stats import CSVAppender, write_csv_atomic
@@ -37,7 +37,6 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "MetricAccumulator",
-    "StandardScaler",
     "masked_mae",
     "masked_mae_loss",
     "SystemMonitor",

@@ -12,85 +12,10 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "StandardScaler",
     "masked_mae_loss",
     "masked_mae",
     "MetricAccumulator",
 ]
-
-
-class StandardScaler:
-    r"""De-standardizes the target channel: :math:`x \cdot \sigma + \mu`.
-
-    The loaders return statistics per feature (traffic: ``(F,)``, the target
-    channel's entry is used), per node (Windmill: ``(N,)``, broadcast over the
-    node axis of ``(B, T, N)`` targets) or per node and feature ``(N, F)``.
-
-    Args:
-        mean (Tensor, float or None): the loader's means; ``None`` means the
-            data is not standardized (identity).
-        std (Tensor, float or None): the loader's standard deviations, same
-            shape as ``mean``.
-        channel (int): target feature column (``0``: speed). (default: ``0``)
-        num_nodes (int, optional): number of nodes, to recognise per-node
-            statistics.
-        num_features (int, optional): number of input features, to tell
-            per-feature from per-node statistics when both could match.
-    """
-
-    def __init__(self, mean=None, std=None, channel: int = 0, num_nodes: Optional[int] = None,
-                 num_features: Optional[int] = None):
-        if (mean is None) != (std is None):
-            raise ValueError(
-                "StandardScaler needs both mean and std or neither; got only one. "
-                "Pass the (means, stds) pair the loader returned, or None for both."
-            )
-        self.channel = int(channel)
-        self.num_nodes = num_nodes
-        self.num_features = num_features
-        self.mean = self._pick(mean, "mean")
-        self.std = self._pick(std, "std")
-        self._on: Dict[tuple, tuple] = {}  # statistics already moved, per (name, device, dtype)
-
-    def _pick(self, value, name: str) -> Optional[Tensor]:
-        if value is None:
-            return None
-        t = torch.as_tensor(value, dtype=torch.float64).detach().cpu()
-        if t.numel() == 1:
-            return t.reshape(())
-        if t.dim() == 2:  # (N, F)
-            return t[:, self.channel].contiguous()
-        t = t.reshape(-1)
-        per_feature = self.num_features is not None and t.numel() == self.num_features
-        if not per_feature and self.num_nodes is not None and t.numel() == self.num_nodes:
-            return t  # per node
-        if self.channel >= t.numel():
-            raise ValueError(
-                f"StandardScaler: {name} has {t.numel()} entries, neither one per feature with "
-                f"target channel {self.channel} in range nor one per node (num_nodes={self.num_nodes}); "
-                "pass the statistics the loader returned and its num_nodes."
-            )
-        return t[self.channel]
-
-    def _cast(self, stat: Tensor, x: Tensor) -> Tensor:
-        r"""``stat`` on ``x``'s device and dtype, copied there once (not per batch)."""
-        key = (id(stat), x.device, x.dtype)
-        cached = self._on.get(key)
-        if cached is None or cached[0] is not stat:  # (id of a replaced statistic reused)
-            cached = self._on[key] = (stat, stat.to(device=x.device, dtype=x.dtype))
-        return cached[1]
-
-    def inverse_transform(self, x: Tensor) -> Tensor:
-        r"""Map standardized target values ``(B, T, N)`` back to data units."""
-        if self.mean is None:
-            return x
-        return x * self._cast(self.std, x) + self._cast(self.mean, x)
-
-    def transform(self, x: Tensor) -> Tensor:
-        r"""Standardize data-unit target values ``(B, T, N)``."""
-        if self.mean is None:
-            return x
-        return (x - self._cast(self.mean, x)) / self._cast(self.std, x)
 
 
 def _mask(true: Tensor, null_value: Optional[float]) -> Tensor:

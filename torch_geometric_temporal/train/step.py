@@ -4,13 +4,16 @@ channel, the masked loss and the optimizer update. :class:`Trainer` runs
 these over its loaders."""
 import inspect
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import torch
 from torch import Tensor
 
 from torch_geometric_temporal.dataset._buffers import batch_to
-from torch_geometric_temporal.train.metrics import StandardScaler, masked_mae_loss
+from torch_geometric_temporal.train.metrics import masked_mae_loss
+
+if TYPE_CHECKING:  # the loaders' scaler; train needs only its inverse
+    from torch_geometric_temporal.dataset.scaling import Scaler
 
 __all__ = ["StepResult", "train_step", "predict_batch", "forward_model", "unwrap_model"]
 
@@ -111,12 +114,14 @@ def _pred_and_true(model, batch, edge_index, edge_weight, scaler, target_channel
             f"Model output {tuple(out.shape)} does not line up with targets {tuple(y.shape)}: "
             "the horizon and node count must match (check num_timesteps_out / window length)."
         )
-    scaler = scaler or StandardScaler()
-    return scaler.inverse_transform(pred_std), scaler.inverse_transform(y_std)
+    if scaler is None:  # data used as it is
+        return pred_std, y_std
+    feature = scaler.target_feature(target_channel)
+    return scaler.inverse(pred_std, feature), scaler.inverse(y_std, feature)
 
 
 def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, *, edge_index: Tensor,
-               edge_weight: Optional[Tensor] = None, scaler: Optional[StandardScaler] = None,
+               edge_weight: Optional[Tensor] = None, scaler: Optional["Scaler"] = None,
                loss_fn: Optional[Callable[[Tensor, Tensor], Tensor]] = None, target_channel: int = 0,
                null_value: Optional[float] = 0.0, grad_clip: Optional[float] = None,
                batches_seen: int = 0, device: Optional[torch.device] = None) -> StepResult:
@@ -133,7 +138,8 @@ def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, 
         optimizer (torch.optim.Optimizer): optimizer over ``model``'s parameters.
         edge_index (Tensor): graph connectivity ``(2, E)``.
         edge_weight (Tensor, optional): edge weights ``(E,)``.
-        scaler (StandardScaler, optional): de-standardizes the target channel.
+        scaler (Scaler, optional): the loader's scaler; de-standardizes the
+            target channel (``None``: values used as they are).
         loss_fn (callable, optional): ``(pred, true) -> scalar``.
         target_channel (int): target feature column of ``y``. (default: ``0``)
         null_value (float, optional): masked target value for the default
@@ -159,7 +165,7 @@ def train_step(model: torch.nn.Module, batch, optimizer: torch.optim.Optimizer, 
 
 @torch.no_grad()
 def predict_batch(model: torch.nn.Module, batch, *, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
-                  scaler: Optional[StandardScaler] = None, target_channel: int = 0,
+                  scaler: Optional["Scaler"] = None, target_channel: int = 0,
                   null_value: Optional[float] = 0.0, device: Optional[torch.device] = None) -> StepResult:
     r"""Evaluation forward pass (no teacher forcing, no gradient); arguments
     as in :func:`train_step`."""

@@ -16,7 +16,7 @@ import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -32,7 +32,7 @@ from torch_geometric_temporal.train.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
-from torch_geometric_temporal.train.metrics import MetricAccumulator, StandardScaler
+from torch_geometric_temporal.train.metrics import MetricAccumulator
 from torch_geometric_temporal.train.stats import (
     PER_EPOCH_COLUMNS,
     TEST_METRICS_COLUMNS,
@@ -46,6 +46,9 @@ from torch_geometric_temporal.train.step import (
     train_step,
     unwrap_model,
 )
+
+if TYPE_CHECKING:  # the loaders' scaler
+    from torch_geometric_temporal.dataset.scaling import Scaler
 
 __all__ = [
     "TrainConfig",
@@ -239,7 +242,8 @@ class Trainer:
             ``config.lr``, ``config.weight_decay``, ``config.eps``.
         scheduler (optional): LR scheduler stepped once per epoch; default
             MultiStepLR when ``config.lr_milestones`` is set.
-        scaler (StandardScaler, optional): de-standardizes the target channel.
+        scaler (Scaler, optional): the loader's scaler; de-standardizes the
+            target channel (``None``: values used as they are).
         loss_fn (callable, optional): ``(pred, true) -> loss`` on
             de-standardized values; default masked MAE with
             ``config.null_value``.
@@ -261,7 +265,7 @@ class Trainer:
     def __init__(self, model: torch.nn.Module, train_loader: Iterable, val_loader: Optional[Iterable] = None,
                  test_loader: Optional[Iterable] = None, *, edge_index: Tensor,
                  edge_weight: Optional[Tensor] = None, optimizer: Optional[torch.optim.Optimizer] = None,
-                 scheduler=None, scaler: Optional[StandardScaler] = None,
+                 scheduler=None, scaler: Optional["Scaler"] = None,
                  loss_fn: Optional[Callable[[Tensor, Tensor], Tensor]] = None,
                  config: Optional[TrainConfig] = None, out_dir: Optional[str] = None,
                  device: Optional[torch.device] = None, progress: Optional[Callable] = None,
@@ -282,7 +286,7 @@ class Trainer:
         )
         self._default_scheduler = scheduler is None
         self.scheduler = self._make_scheduler() if scheduler is None else scheduler
-        self.scaler = scaler or StandardScaler()
+        self.scaler = scaler
         self.loss_fn = loss_fn
         self.out_dir = out_dir
         self.progress = progress
