@@ -346,20 +346,25 @@ def dask_fit_statistics(data: Any, train_starts: np.ndarray, num_timesteps_in: i
 # ---------------------------------------------------------------------------
 # batching
 # ---------------------------------------------------------------------------
-def window_ranges(starts: np.ndarray, window: int) -> List[Tuple[int, int]]:
-    r"""Merge the rows ``[s, s + window)`` of sorted ``starts`` into disjoint
-    contiguous ``(lo, hi)`` ranges (windows that overlap or touch share one)."""
+def window_ranges(starts: np.ndarray, span: int) -> List[Tuple[int, int]]:
+    r"""Merge the rows ``[s, s + span)`` of sorted ``starts`` into disjoint
+    contiguous ``(lo, hi)`` ranges (windows that overlap or touch share one).
+
+    Args:
+        starts (numpy.ndarray): sorted window starts ``(S,)``.
+        span (int): rows one window reads (:attr:`WindowSpec.span`).
+    """
     starts = np.asarray(starts, dtype=np.int64)
     if starts.size == 0:
         return []
     ranges = []
-    lo, hi = int(starts[0]), int(starts[0]) + window
+    lo, hi = int(starts[0]), int(starts[0]) + span
     for s in starts[1:].tolist():
         if s <= hi:
-            hi = max(hi, s + window)
+            hi = max(hi, s + span)
         else:
             ranges.append((lo, hi))
-            lo, hi = s, s + window
+            lo, hi = s, s + span
     ranges.append((lo, hi))
     return ranges
 
