@@ -14,7 +14,7 @@ same seed. The upstream PGT-I methods (``get_index_dataset``,
 """
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -237,20 +237,25 @@ class WindowedDatasetLoader:
     def read_graph(self) -> Tuple[torch.Tensor, torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def fit_scaler(self, data: Any, train: np.ndarray, window: WindowSpec) -> Scaler:
+    def fit_scaler(self, data: Any, train: np.ndarray, window: WindowSpec,
+                   fit: Callable[..., Scaler] = Scaler.fit) -> Scaler:
         r"""The :class:`Scaler` of the inputs of the training windows
         :obj:`train` (never the validation/test period), fitted as
         :attr:`scaling` says on the data's device; the identity when
         :attr:`normalize` is ``False``.
 
         Args:
-            data: the raw ``(T, N, F)`` series (array, memmap or tensor).
+            data: the raw ``(T, N, F)`` series (array, memmap or tensor; a
+                Dask array with ``fit=dask_fit_scaler``).
             train (numpy.ndarray): training window starts.
             window (WindowSpec): the windows (input length, target features).
+            fit (callable): :meth:`Scaler.fit` or
+                :func:`~torch_geometric_temporal.dataset.dask_batching.dask_fit_scaler`
+                (same arguments).
         """
         if not self.normalize:
             return Scaler.identity_for(int(data.shape[-1]), window.target_features)
-        return Scaler.fit(data, train, window, **self.scaling)
+        return fit(data, train, window, **self.scaling)
 
     def load(self, window: WindowSpec, batch_size: int = 64, *, mode: str = "index",
              shuffle: bool = False, seed: int = 0, device: Device = None, mmap: bool = False,

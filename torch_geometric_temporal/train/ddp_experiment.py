@@ -104,9 +104,7 @@ def _fit_scaler(loader: WindowedDatasetLoader, series: Any, train: np.ndarray, s
     Dask over the file-backed series (as the loader's own ``fit_scaler``)."""
     from torch_geometric_temporal.dataset.dask_batching import dask_fit_scaler
 
-    if not loader.normalize:
-        return Scaler.identity_for(int(series.shape[-1]), spec.target_features)
-    return dask_fit_scaler(series, train, spec.window, **loader.scaling)
+    return loader.fit_scaler(series, train, spec.window, fit=dask_fit_scaler)
 
 
 def prepare_job(spec: DatasetSpec, config: RunConfig, client: Any, world_size: int,
