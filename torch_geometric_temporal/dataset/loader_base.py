@@ -238,7 +238,7 @@ class WindowedDatasetLoader:
         raise NotImplementedError
 
     def fit_scaler(self, data: Any, train: np.ndarray, window: WindowSpec,
-                   fit: Callable[..., Scaler] = Scaler.fit) -> Scaler:
+                   fit: Optional[Callable[..., Scaler]] = None) -> Scaler:
         r"""The :class:`Scaler` of the inputs of the training windows
         :obj:`train` (never the validation/test period), fitted as
         :attr:`scaling` says on the data's device; the identity when
@@ -249,13 +249,13 @@ class WindowedDatasetLoader:
                 Dask array with ``fit=dask_fit_scaler``).
             train (numpy.ndarray): training window starts.
             window (WindowSpec): the windows (input length, target features).
-            fit (callable): :meth:`Scaler.fit` or
+            fit (callable, optional): :meth:`Scaler.fit` (default) or
                 :func:`~torch_geometric_temporal.dataset.dask_batching.dask_fit_scaler`
                 (same arguments).
         """
         if not self.normalize:
             return Scaler.identity_for(int(data.shape[-1]), window.target_features)
-        return fit(data, train, window, **self.scaling)
+        return (fit or Scaler.fit)(data, train, window, **self.scaling)
 
     def load(self, window: WindowSpec, batch_size: int = 64, *, mode: str = "index",
              shuffle: bool = False, seed: int = 0, device: Device = None, mmap: bool = False,
