@@ -293,7 +293,11 @@ class Scaler:
             if shift is None:
                 shift = _shift(x, per, allow_nan)
             part = _sums(x, w, shift, per, allow_nan)
-            sums = part if sums is None else tuple(s + p for s, p in zip(sums, part))
+            if sums is None:
+                sums = part
+            else:
+                for total, p in zip(sums, part):
+                    total.add_(p)
         s1, s2, count = sums
         if not bool(torch.isfinite(s2).all()):
             n_nan, n_inf = src.count_nonfinite(lo, hi)
