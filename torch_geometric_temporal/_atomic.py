@@ -5,15 +5,17 @@ flushed and ``fsync``-ed, given the permissions a plain ``open()`` would give
 it under the current umask, and moved into place with :func:`os.replace`. A
 crash at any point leaves either the old file or the new one, never a torn
 one; a stray temporary file is the most it can leave, and
-:func:`remove_stale_temps` cleans those up.
+:func:`remove_stale_temps` cleans those up. :func:`atomic_write` hands the
+writer an open file; :func:`atomic_path` a file name (for writers that open
+the file themselves, e.g. HDF5).
 """
 import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterator, List, Union
+from typing import IO, Iterator, List, Tuple, Union
 
-__all__ = ["TEMP_PREFIX", "atomic_write", "current_umask", "remove_stale_temps"]
+__all__ = ["TEMP_PREFIX", "atomic_path", "atomic_write", "current_umask", "remove_stale_temps"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -27,6 +29,27 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def _temporary_beside(path: Path) -> Iterator[Tuple[int, str]]:
+    r"""``(fd, name)`` of a new temporary file next to :obj:`path` with the
+    umask's permissions; the caller owns (and closes) ``fd``. The file is
+    moved onto :obj:`path` on a clean exit and removed on an exception."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
+    try:
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())
+        except BaseException:
+            os.close(fd)
+            raise
+        yield fd, tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager
@@ -51,21 +74,36 @@ def atomic_write(path: PathLike, mode: str = "wb", fsync: bool = True,
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_write opens files for writing only ('w' or 'wb'), got {mode!r}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o666 & ~current_umask())
+    with _temporary_beside(Path(path)) as (fd, _):
         with os.fdopen(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
             if fsync:
                 os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: PathLike, fsync: bool = True) -> Iterator[str]:
+    r"""Like :func:`atomic_write`, for writers that take a file *name*
+    rather than an open file (e.g. :meth:`pandas.DataFrame.to_hdf`): yields
+    the name of an empty temporary file next to :obj:`path` to write; on a
+    clean exit it is ``fsync``-ed and replaces :obj:`path` atomically, on an
+    exception it is removed.
+
+    Args:
+        path (str or Path): the file to write.
+        fsync (bool): ``fsync`` before the rename. (default: ``True``)
+
+    Example:
+        >>> with atomic_path("speeds.h5") as tmp:
+        ...     frame.to_hdf(tmp, key="df", mode="w")
+    """
+    with _temporary_beside(Path(path)) as (fd, tmp):
+        os.close(fd)
+        yield tmp
+        if fsync:
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
 
 
 def remove_stale_temps(directory: PathLike, names: List[str]) -> List[Path]:

@@ -35,7 +35,7 @@ from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._files import PathLike, is_present, restricted_loads
 
 __all__ = ["SpeedTable", "open_speed_table", "read_speed_rows", "safe_tables",
-           "time_of_day"]
+           "speed_values", "time_of_day"]
 
 _guard = threading.local()
 _install_lock = threading.Lock()
@@ -332,8 +332,19 @@ def open_speed_table(path: PathLike, key: str = "df") -> SpeedTable:
 
 
 def time_of_day(index: np.ndarray) -> np.ndarray:
-    r"""Fraction of the day of each ``datetime64`` stamp (DCRNN's feature)."""
+    r"""Fraction of the day of each ``datetime64`` stamp, ``(T,)`` float64
+    (DCRNN's ``generate_training_data``: ``(t - floor_day(t)) / 1 day``).
+    The one definition of the feature in the package."""
     return (index - index.astype("datetime64[D]")) / np.timedelta64(1, "D")
+
+
+def speed_values(speeds: np.ndarray, time_of_day: np.ndarray) -> np.ndarray:
+    r"""``(T, N)`` speeds and ``(T,)`` time of day -> ``(T, N, 2)`` float32
+    (speed, time of day): the layout of the traffic loaders' series."""
+    values = np.empty(np.shape(speeds) + (2,), dtype=np.float32)
+    values[..., 0] = speeds
+    values[..., 1] = np.asarray(time_of_day)[:, None]
+    return values
 
 
 def read_speed_rows(path: PathLike, key: str, start: int, stop: int,
@@ -345,7 +356,4 @@ def read_speed_rows(path: PathLike, key: str, start: int, stop: int,
     speeds, index = table.read(start, stop, order)
     if not with_time_of_day:
         return speeds[:, :, None]
-    out = np.empty(speeds.shape + (2,), dtype=np.float32)
-    out[..., 0] = speeds
-    out[..., 1] = time_of_day(index)[:, None]
-    return out
+    return speed_values(speeds, time_of_day(index))

@@ -23,15 +23,16 @@ import csv
 import json
 import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from torch_geometric_temporal._atomic import atomic_path, atomic_write
 from torch_geometric_temporal._optional import require
-from torch_geometric_temporal.dataset._files import PathLike, load_adjacency_pickle
+from torch_geometric_temporal.dataset._files import PathLike, atomic_save_npy, load_adjacency_pickle
+from torch_geometric_temporal.dataset._hdf5 import speed_values, time_of_day as _day_fraction
 
 AdjLike = Optional[Union[np.ndarray, PathLike]]
 
@@ -47,8 +48,7 @@ def time_of_day(num_timesteps: int, start: str = METR_LA_START,
                 freq_minutes: int = 5) -> np.ndarray:
     r"""Fraction of the day of each step, ``(T,)`` float64, as DCRNN's
     ``generate_training_data``: ``(t - floor_day(t)) / 1 day``."""
-    stamps = timestamps(num_timesteps, start, freq_minutes)
-    return (stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "D")
+    return _day_fraction(timestamps(num_timesteps, start, freq_minutes))
 
 
 def timestamps(num_timesteps: int, start: str = METR_LA_START,
@@ -83,10 +83,7 @@ def traffic_node_values(speeds: np.ndarray, start: str = METR_LA_START,
     r"""``(T, N)`` speeds -> ``(T, N, 2)`` float32 (speed, time of day), the
     layout of ``node_values.npy``."""
     speeds = np.asarray(speeds)
-    values = np.empty(speeds.shape + (2,), dtype=np.float32)
-    values[..., 0] = speeds
-    values[..., 1] = time_of_day(speeds.shape[0], start, freq_minutes)[:, None]
-    return values
+    return speed_values(speeds, time_of_day(speeds.shape[0], start, freq_minutes))
 
 
 def random_adjacency(num_nodes: int, seed: int = 0, neighbours: int = 4) -> np.ndarray:
@@ -126,38 +123,13 @@ def _check_nodes(adj: np.ndarray, num_nodes: Optional[int]) -> int:
     return adj.shape[0]
 
 
-# --------------------------------------------------------------------------- atomic io
-
-
-def _atomic(path: Path, suffix: str = ""):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    return tmp
-
-
-def _replace_or_clean(tmp: str, path: Path, write) -> Path:
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+# --------------------------------------------------------------------------- json formats
 
 
 def _write_json(path: PathLike, payload: dict) -> Path:
-    path = Path(path)
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8") as handle:
-            json.dump(payload, handle)
-
-    return _replace_or_clean(_atomic(path), path, write)
-
-
-# --------------------------------------------------------------------------- json formats
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle)
+    return Path(path)
 
 
 def write_chickenpox(path: PathLike, num_nodes: int = 20, num_timesteps: int = 521,
@@ -206,14 +178,11 @@ def write_npy_zip(zip_path: PathLike, arrays: Sequence[Tuple[str, np.ndarray]],
     r"""Write ``.npy`` members :obj:`arrays` (``(name, array)`` pairs) into
     a zip archive (deflated), and optionally also as files in :obj:`extract_to`."""
     zip_path = Path(zip_path)
-
-    def write(tmp):
-        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            for name, array in arrays:
-                with archive.open(name, "w", force_zip64=True) as member:
-                    np.save(member, array)
-
-    _replace_or_clean(_atomic(zip_path, ".zip"), zip_path, write)
+    with atomic_write(zip_path, "wb") as handle, \
+            zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays:
+            with archive.open(name, "w", force_zip64=True) as member:
+                np.save(member, array)
     if extract_to is not None:
         for name, array in arrays:
             save_npy(Path(extract_to) / name, array)
@@ -222,13 +191,8 @@ def write_npy_zip(zip_path: PathLike, arrays: Sequence[Tuple[str, np.ndarray]],
 
 def save_npy(path: PathLike, array: np.ndarray) -> Path:
     r"""``np.save`` to :obj:`path` atomically."""
-    path = Path(path)
-
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            np.save(handle, array)
-
-    return _replace_or_clean(_atomic(path, ".npy"), path, write)
+    atomic_save_npy(path, array)
+    return Path(path)
 
 
 def _write_traffic_zip(directory: PathLike, zip_name: str, adj_name: str, values_name: str,
@@ -296,12 +260,9 @@ def write_adjacency_pickle(path: PathLike, adj: np.ndarray,
         sensor_ids = [str(400000 + i) for i in range(adj.shape[0])]
     sensor_ids = [str(s) for s in sensor_ids]
     payload = [sensor_ids, {s: i for i, s in enumerate(sensor_ids)}, adj]
-
-    def write(tmp):
-        with open(tmp, "wb") as handle:
-            pickle.dump(payload, handle, protocol=protocol)
-
-    return _replace_or_clean(_atomic(path), path, write)
+    with atomic_write(path, "wb") as handle:
+        pickle.dump(payload, handle, protocol=protocol)
+    return path
 
 
 def write_speed_h5(path: PathLike, speeds: np.ndarray, sensor_ids: Sequence[str],
@@ -314,8 +275,9 @@ def write_speed_h5(path: PathLike, speeds: np.ndarray, sensor_ids: Sequence[str]
     path = Path(path)
     index = pd.DatetimeIndex(timestamps(len(speeds), start, freq_minutes))
     frame = pd.DataFrame(np.asarray(speeds), index=index, columns=[str(s) for s in sensor_ids])
-    return _replace_or_clean(_atomic(path, ".h5"), path,
-                             lambda tmp: frame.to_hdf(tmp, key="df", mode="w"))
+    with atomic_path(path) as tmp:
+        frame.to_hdf(tmp, key="df", mode="w")
+    return path
 
 
 def write_dcrnn_hdf5(directory: PathLike, adj_name: str, speed_name: str,
