@@ -1,7 +1,6 @@
 r"""Chickenpox Hungary: weekly county-level chickenpox cases, 2004-2014."""
-import json
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 
 import numpy as np
 import torch
@@ -13,6 +12,7 @@ from torch_geometric_temporal.dataset._files import (
     missing_file_error,
     verify_sha256,
 )
+from torch_geometric_temporal.dataset._json import check_edges, json_array, read_json_dataset
 from torch_geometric_temporal.dataset.loader_base import WindowedDatasetLoader
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
@@ -22,45 +22,6 @@ URL = ("https://raw.githubusercontent.com/benedekrozemberczki/pytorch_geometric_
 #: SHA-256 of the upstream file (also shipped as package data).
 SHA256 = "724b48cfb274b2ecbb855bdb99b970b5ef9dd3671694fa477435dc1e08293735"
 PACKAGE_FILE = Path(__file__).resolve().parent / "data" / FILENAME
-
-
-def read_json_dataset(path: PathLike) -> dict:
-    r"""Parse a dataset ``.json`` file with a clear error when it is broken."""
-    try:
-        with open(path, "r", encoding="utf-8") as handle:
-            return json.load(handle)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error}); it is probably truncated. "
-                         f"Delete it and download it again.") from error
-
-
-def json_array(dataset: dict, key: str, name: str, dtype: Any = None) -> np.ndarray:
-    r"""Entry :obj:`key` of a parsed dataset JSON as a numpy array.
-
-    Raises:
-        ValueError: naming the file and the key when the entry is missing,
-            ragged (rows of different lengths) or holds values that are not
-            numbers.
-    """
-    if key not in dataset:
-        raise ValueError(f"{name} has no {key!r} entry.")
-    try:
-        array = np.asarray(dataset[key])  # no dtype: "1" must not pass as 1.0
-    except (ValueError, TypeError) as error:
-        array, why = None, f" ({error})"
-    if array is None or array.dtype.kind not in "biuf":
-        why = why if array is None else f" (found {array.dtype} values)"
-        raise ValueError(f"{name}: entry {key!r} is not a rectangular array of numbers{why}; "
-                         f"every row must have the same length and hold numbers only.")
-    return array if dtype is None else array.astype(dtype)
-
-
-def check_edges(edges: np.ndarray, num_nodes: int, name: str) -> np.ndarray:
-    r"""Check a ``(E, 2)`` integer edge list whose ids lie in ``[0, N)``."""
-    check_array(edges, f"{name} 'edges'", (None, 2), kind="iu")
-    if edges.size and (edges.min() < 0 or edges.max() >= num_nodes):
-        raise ValueError(f"{name} 'edges' reference node ids outside [0, {num_nodes}).")
-    return edges
 
 
 class ChickenpoxDatasetLoader(WindowedDatasetLoader):

@@ -17,11 +17,7 @@ from torch_geometric_temporal.dataset.loader_base import (
     WindowedDatasetLoader,
     as_float32_tensor,
 )
-from torch_geometric_temporal.dataset.chickenpox import (
-    check_edges,
-    json_array,
-    read_json_dataset,
-)
+from torch_geometric_temporal.dataset._json import check_edges, json_array, read_json_dataset
 from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
