@@ -74,11 +74,6 @@ class RankContext:
     backend: str
     device: torch.device
 
-    @property
-    def is_main(self) -> bool:
-        r"""``True`` on rank 0 (the rank that writes files)."""
-        return self.rank == 0
-
 
 def default_backend(gpu: bool) -> str:
     r"""``"nccl"`` for GPU runs, ``"gloo"`` on CPU."""

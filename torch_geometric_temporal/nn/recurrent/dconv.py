@@ -290,11 +290,6 @@ def clear_support_cache() -> None:
         _CACHE.clear()
 
 
-def support_cache_size() -> int:
-    r"""Number of graphs whose supports are currently cached."""
-    return len(_CACHE)
-
-
 def _check_graph(edge_index: Tensor, edge_weight: Optional[Tensor], device: torch.device) -> None:
     if not isinstance(edge_index, Tensor):
         raise ValueError(
