@@ -129,8 +129,9 @@ def _finish(s1: Tensor, s2: Tensor, count: Tensor, shift: Tensor, fit: np.ndarra
     return mean.to(dtype), std.to(dtype)
 
 
-def _fitted_features(features: Features, F: int) -> np.ndarray:
-    fsel = _feature_index(features, F, "features")
+def _fitted_features(features: Features, F: int, name: str = "features") -> np.ndarray:
+    r"""The selected features (``None``: all) as an index array ``(k,)``."""
+    fsel = _feature_index(features, F, name)
     return np.arange(F) if fsel is None else np.arange(F)[fsel if isinstance(fsel, slice) else fsel.numpy()]
 
 
@@ -232,6 +233,8 @@ class Scaler:
         if target_features is not None and not isinstance(target_features, (int, slice)):
             target_features = tuple(int(f) for f in np.asarray(target_features).reshape(-1))
         self.target_features = target_features  # as WindowSpec keeps it: None, int, slice or tuple
+        #: the data features of y's channels, in order (checked against F here, once)
+        self._targets = tuple(_fitted_features(target_features, self.mean.shape[-1], "target_features").tolist())
         self.identity = bool(identity)
         self._on: Dict[tuple, Tensor] = {}  # statistics already moved, per (feature, device, dtype)
 
@@ -349,12 +352,7 @@ class Scaler:
 
     def target_feature(self, channel: int) -> int:
         r"""The data feature of the target channel ``channel`` of ``y``."""
-        if self.target_features is None:
-            return int(channel)
-        F = self.mean.shape[-1]
-        sel = _feature_index(self.target_features, F, "target_features")
-        features = np.arange(F) if sel is None else np.arange(F)[sel if isinstance(sel, slice) else sel.numpy()]
-        return int(features[channel])
+        return self._targets[channel]
 
     def inverse(self, x: Tensor, features: Optional[Union[int, Sequence[int]]] = None) -> Tensor:
         r"""Map standardized values back to data units: :math:`x \sigma + \mu`.
@@ -376,14 +374,9 @@ class Scaler:
         key = (features if isinstance(features, (int, type(None))) else tuple(features), x.device, x.dtype)
         cached = self._on.get(key)
         if cached is None or cached[0] is not self.mean or cached[1] is not self.std:
-            mean, std = self.mean, self.std
-            if isinstance(features, int):
-                mean, std = mean[..., features], std[..., features]
-            else:
-                sel = (_feature_index(self.target_features, mean.shape[-1], "target_features")
-                       if features is None else torch.as_tensor(list(features), dtype=torch.long))
-                if sel is not None:
-                    mean, std = mean[..., sel], std[..., sel]
+            idx = features if isinstance(features, int) else torch.as_tensor(
+                list(self._targets if features is None else features), dtype=torch.long)
+            mean, std = self.mean[..., idx], self.std[..., idx]
             cached = self._on[key] = (self.mean, self.std, mean.to(device=x.device, dtype=x.dtype),
                                       std.to(device=x.device, dtype=x.dtype))
         return cached[2], cached[3]
