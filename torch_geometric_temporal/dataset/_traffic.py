@@ -41,7 +41,7 @@ from torch_geometric_temporal.dataset._files import (
     record_sources,
     resolve_data_dir,
 )
-from torch_geometric_temporal.dataset._hdf5 import open_speed_table, time_of_day
+from torch_geometric_temporal.dataset._hdf5 import open_speed_table, speed_values, time_of_day
 from torch_geometric_temporal.dataset.loader_base import (
     Device,
     Ratio,
@@ -91,14 +91,6 @@ def read_speed_table(speed_path: PathLike, sensor_ids: Sequence[str],
                     name, adj_path)
     speeds, index = table.read(order=order)
     return speeds, time_of_day(index)
-
-
-def speed_values(speeds: np.ndarray, time_of_day: np.ndarray) -> np.ndarray:
-    r"""``(T, N)`` speeds and ``(T,)`` time of day -> ``(T, N, 2)`` float32."""
-    values = np.empty(speeds.shape + (2,), dtype=np.float32)
-    values[..., 0] = speeds
-    values[..., 1] = time_of_day[:, None]
-    return values
 
 
 class TrafficDatasetLoader(WindowedDatasetLoader):
