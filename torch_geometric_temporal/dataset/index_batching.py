@@ -59,7 +59,6 @@ from torch_geometric_temporal.dataset._source import (  # noqa: F401 (re-exporte
     series_to,
 )
 from torch_geometric_temporal.dataset.scaling import (  # noqa: F401 (re-exported)
-    Scaler,
     _RowStats,
     _stats_for,
     fit_statistics,
