@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from torch_geometric_temporal._optional import require
-from torch_geometric_temporal.dataset.loader_base import LoadedData, WindowedDatasetLoader
+from torch_geometric_temporal.dataset.loader_base import LoadedData
 from torch_geometric_temporal.dataset.scaling import Scaler
 from torch_geometric_temporal.distributed.ddp import RankContext
 from torch_geometric_temporal.train.config import RunConfig
@@ -99,14 +99,6 @@ class DDPJob:
         return {"mean": mean, "std": std}
 
 
-def _fit_scaler(loader: WindowedDatasetLoader, series: Any, train: np.ndarray, spec: DatasetSpec) -> Scaler:
-    r"""The loader's :class:`Scaler` of the training windows, fitted with
-    Dask over the file-backed series (as the loader's own ``fit_scaler``)."""
-    from torch_geometric_temporal.dataset.dask_batching import dask_fit_scaler
-
-    return loader.fit_scaler(series, train, spec.window, fit=dask_fit_scaler)
-
-
 def prepare_job(spec: DatasetSpec, config: RunConfig, client: Any, world_size: int,
                 callbacks: Sequence[Any] = (), return_state: bool = False, chunk_rows: Optional[int] = None,
                 ratio: Tuple[float, float, float] = (0.7, 0.1, 0.2)) -> DDPJob:
@@ -117,12 +109,13 @@ def prepare_job(spec: DatasetSpec, config: RunConfig, client: Any, world_size: i
         return job
     if config.mode not in MODES:
         raise ValueError(f"unknown mode {config.mode!r}; choose one of {MODES}.")
-    from torch_geometric_temporal.dataset.dask_batching import dask_materialize_windows, read_dask_array
+    from torch_geometric_temporal.dataset.dask_batching import (dask_fit_scaler, dask_materialize_windows,
+                                                                 read_dask_array)
 
     loader = spec.open(config.data_dir or None)
     series = read_dask_array(loader, chunk_rows=chunk_rows)
     splits = spec.window.split(int(series.shape[0]), ratio)
-    job.scaler = _fit_scaler(loader, series, splits[0], spec)
+    job.scaler = loader.fit_scaler(series, splits[0], spec.window, fit=dask_fit_scaler)  # with Dask
     job.edge_index, job.edge_weight = loader.read_graph()
     job.splits = splits
     job.num_features, job.series_rows = int(series.shape[-1]), int(series.shape[0])
