@@ -29,7 +29,6 @@ Workloads:
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import time
@@ -61,34 +60,6 @@ def synthetic_graph(n, per_node=10, seed=0):
     return torch.stack([key // n, key % n]), weight, n
 
 
-def reset_peak_rss():
-    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False if unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_mib():
-    """Peak RSS since the last reset (VmHWM), else ru_maxrss (peak since start)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def rss_mib():
-    """Current RSS."""
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
-
-
 CASES = {
     # name: (workload, impl, T, warmup, timed steps, timed steps in --quick)
     "bay-ours": ("pems-bay", "ours", 12, 1, 5, 2),
@@ -103,6 +74,7 @@ CASES = {
 
 
 def run_case(name, quick, device):
+    from torch_geometric_temporal._memory import peak_rss_mb, reset_peak_rss, rss_mb
     from torch_geometric_temporal.nn.recurrent import BatchedDCRNN, DCRNN
 
     workload, impl, T, warmup, steps, quick_steps = CASES[name]
@@ -154,7 +126,7 @@ def run_case(name, quick, device):
         if dev.type == "cuda":
             torch.cuda.synchronize()
 
-    before = rss_mib()
+    before = rss_mb()
     reset_ok = reset_peak_rss()
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -168,8 +140,8 @@ def run_case(name, quick, device):
     sec = (time.perf_counter() - t0) / steps
     out = {"case": name, "workload": workload, "impl": impl, "T": T, "steps": steps,
            "warmup": warmup, "sec_per_step": sec, "ms_per_timestep": 1e3 * sec / T,
-           "num_nodes": n, "num_edges": int(edge_index.size(1)), "peak_mib": peak_rss_mib(),
-           "delta_mib": peak_rss_mib() - before, "peak_reset": reset_ok, "threads": torch.get_num_threads(), "device": device}
+           "num_nodes": n, "num_edges": int(edge_index.size(1)), "peak_mib": peak_rss_mb(),
+           "delta_mib": peak_rss_mb() - before, "peak_reset": reset_ok, "threads": torch.get_num_threads(), "device": device}
     if dev.type == "cuda":
         out["peak_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
         out["delta_mib"] = float("nan")

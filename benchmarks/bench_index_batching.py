@@ -91,12 +91,12 @@ def ensure_file(path, T, N, F=2, chunk_bytes=256 * MiB):
         mm = np.load(path, mmap_mode="r")
         if mm.shape == (T, N, F) and mm.dtype == np.float32:
             return
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp.npy"
+    from torch_geometric_temporal._atomic import atomic_write
+
     rng = np.random.default_rng(0)
     level = (55 + 10 * rng.random(N)).astype(np.float32)
     step = max(1, chunk_bytes // (N * F * 4))
-    with open(tmp, "wb") as f:  # plain writes: no mapping, RSS stays at one chunk
+    with atomic_write(path, "wb") as f:  # plain writes: no mapping, RSS stays at one chunk
         np.lib.format.write_array_header_1_0(f, {
             "descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
             "fortran_order": False, "shape": (T, N, F)})
@@ -112,40 +112,9 @@ def ensure_file(path, T, N, F=2, chunk_bytes=256 * MiB):
             chunk[:, :, 1] = tod[:, None]
             chunk.tofile(f)
             del chunk, speed
-    os.replace(tmp, path)
-
-
-def rss_now():
-    from torch_geometric_temporal._optional import require
-
-    psutil = require("psutil", "monitor", "bench_index_batching.py")
-    return psutil.Process().memory_info().rss
-
-
-def peak_rss():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
 # ----------------------------------------------------------------------------- worker
-def reset_peak_rss():
-    r"""Reset the kernel's peak-RSS mark (``VmHWM``); ``False`` if not permitted."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_rss_since_reset(reset_ok):
-    if reset_ok:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    return peak_rss()
-
-
 class CopyFloor:
     r"""The bytes every mode must produce, copied with no loader around them: per
     batch, ``x`` and ``y`` of the same shuffled windows gathered by two bare
@@ -267,6 +236,7 @@ def pipeline(mode, path, args, epochs, max_batches):
 
 
 def worker(args):
+    from torch_geometric_temporal._memory import MB, peak_rss_mb, reset_peak_rss, rss_mb
     from torch_geometric_temporal._optional import require
 
     require("psutil", "monitor", "bench_index_batching.py")  # imported before the baseline
@@ -283,9 +253,9 @@ def worker(args):
 
     gc.collect()
     reset_ok = reset_peak_rss()
-    base_rss = rss_now()
+    base_rss = rss_mb() * MB
     res = pipeline(args.worker, data_path(args, args.size), args, args.epochs, args.max_batches)
-    peak = peak_rss_since_reset(reset_ok)
+    peak = peak_rss_mb() * MB  # since the reset (since the start when reset_ok is False)
     raw_bytes = res["raw_mib"] * MiB
     res.update(mode=args.worker, size=args.size, threads=args.threads, baseline_mib=base_rss / MiB,
                peak_mib=peak / MiB, pipeline_mib=(peak - base_rss) / MiB,

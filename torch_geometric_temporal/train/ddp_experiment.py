@@ -25,7 +25,6 @@ import contextlib
 import gc
 import logging
 import os
-import resource
 import socket
 import time
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from torch_geometric_temporal._memory import peak_rss_mb, rss_mb
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset.loader_base import LoadedData
 from torch_geometric_temporal.dataset.scaling import Scaler
@@ -138,16 +138,6 @@ def prepare_job(spec: DatasetSpec, config: RunConfig, client: Any, world_size: i
     return job
 
 
-def _rss_mb() -> float:
-    psutil = require("psutil", "monitor", "Memory figures of the DDP run")
-
-    return psutil.Process(os.getpid()).memory_info().rss / 2**20
-
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
-
-
 def _split_loaders_rank(ctx: RankContext, job: DDPJob, client: Any = None) -> Tuple[list, list]:
     r"""Train/val/test loaders of this rank for ``job.config.mode``
     (``dask-index``/``dask``): the training shards are padded to equal length
@@ -196,7 +186,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
     from torch_geometric_temporal._pyg import pyg
 
     pyg("utils")
-    rss0 = _rss_mb()
+    rss0 = rss_mb()
     t0 = time.perf_counter()
     seed_everything(config.seed)
     held: List[Any] = []
@@ -219,7 +209,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
                               num_features=job.num_features, window=spec.window)
             series_rows, resident_rows = job.series_rows, -1
             windows = [len(s) for s in job.splits]
-        data_rss = _rss_mb() - rss0
+        data_rss = rss_mb() - rss0
         trainer = build_trainer(spec, config, data, ctx.device, ddp=True, world_size=ctx.world_size,
                                 windows=windows, callbacks=job.callbacks)
         del data
@@ -239,7 +229,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
             "history": result.history,
             "training_seconds": result.training_seconds,
             "total_seconds": time.perf_counter() - t0,
-            "peak_rss_mb": _peak_rss_mb(),
+            "peak_rss_mb": peak_rss_mb(),
             "data_rss_mb": data_rss,
             "resident_rows": resident_rows,
             "series_rows": series_rows,

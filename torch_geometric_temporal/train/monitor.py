@@ -7,24 +7,20 @@ NVML handle is looked up by the device's UUID (NVML numbers the GPUs of the
 machine and ignores ``CUDA_VISIBLE_DEVICES``, so its index 0 need not be
 ``cuda:0``)."""
 import logging
-import os
 import threading
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Union
 
 import torch
 
+from torch_geometric_temporal._memory import MB as _MB
+from torch_geometric_temporal._memory import PidSource, rss_mb
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.stats import SYSTEM_COLUMNS, CSVAppender
 
 __all__ = ["SystemMonitor", "sample_memory", "nvml_uuid", "cuda_memory_peaks"]
 
 log = logging.getLogger(__name__)
-
-_MB = 1024.0 ** 2
-
-PidSource = Union[None, Sequence[int], Callable[[], Iterable[int]]]
-
 
 def _cuda(device) -> Optional[torch.device]:
     r"""``device`` as a :class:`torch.device` when it is a CUDA device (index
@@ -96,21 +92,6 @@ class _GPU:
         self.handle = None
 
 
-def _rss_mb(pids: PidSource) -> float:
-    psutil = require("psutil", "monitor", "The memory monitor")
-
-    if pids is None:
-        return psutil.Process(os.getpid()).memory_info().rss / _MB
-    ids = pids() if callable(pids) else pids
-    total = 0
-    for pid in ids:
-        try:
-            total += psutil.Process(int(pid)).memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
-    return total / _MB
-
-
 def sample_memory(pids: PidSource = None, gpu: Optional[_GPU] = None) -> Dict[str, object]:
     r"""One sample as a ``system_stats.csv`` row (memory in MB).
 
@@ -127,7 +108,7 @@ def sample_memory(pids: PidSource = None, gpu: Optional[_GPU] = None) -> Dict[st
     gpu_used, gpu_total = gpu.memory() if gpu is not None else (None, None)
     return {
         "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
-        "process_rss_mb": round(_rss_mb(pids), 3),
+        "process_rss_mb": round(rss_mb(pids), 3),
         "system_memory_used_mb": round((vm.total - vm.available) / _MB, 3),
         "system_memory_total_mb": round(vm.total / _MB, 3),
         "gpu_memory_used_mb": None if gpu_used is None else round(gpu_used, 3),
