@@ -182,6 +182,26 @@ def test_dataset_nan(tmp_path):
         mm[[0, 9]]
 
 
+def test_splits_scan_the_series_once_between_them(monkeypatch):
+    from torch_geometric_temporal.dataset import _source
+    from torch_geometric_temporal.dataset.windows import chronological_split
+
+    scanned = []
+    count = _source._Source.count_nonfinite
+    monkeypatch.setattr(_source._Source, "count_nonfinite",
+                        lambda self, a=0, b=None: scanned.append((a, b)) or count(self, a, b))
+    raw = _series(100, 2, 2)
+    starts = window_starts(100, 3, 3)
+    for split in chronological_split(starts, (0.7, 0.1, 0.2)):
+        IndexDataset(raw, split, 3, 3)
+    # each split reads only its windows' rows: ~T rows in all (T + (splits - 1) * (span - 1)), not 3 T
+    assert sum(b - a for a, b in scanned) == 100 + 2 * 5
+    raw[99, 0, 0] = np.nan  # read by the last test window only
+    IndexDataset(raw, starts[:10], 3, 3)
+    with pytest.raises(ValueError, match="1 NaN"):
+        IndexDataset(raw, starts[-1:], 3, 3)
+
+
 def test_memmap_variants(tmp_path, caplog):
     raw = _series(40, 3, 2)
     mm = _as_source(raw, "memmap", tmp_path)

@@ -238,6 +238,20 @@ def _gather(src: _Source, s: torch.Tensor, t_in: int, t_out: int,
     return x, y
 
 
+def _check_read_rows(src: _Source, starts: np.ndarray, span: int) -> None:
+    r"""The NaN/inf check of in-memory data: only the rows
+    ``[min(starts), max(starts) + span)`` the windows read, so the splits of
+    one series (whose windows tile it) scan it once between them.
+
+    Raises:
+        ValueError: counting the NaN and infinite values found.
+    """
+    if len(starts):
+        n_nan, n_inf = src.count_nonfinite(int(starts.min()), int(starts.max()) + span)
+        if n_nan or n_inf:
+            raise _nonfinite_error(n_nan, n_inf, "data")
+
+
 def materialize_windows(
     data: ArrayLike,
     starts: np.ndarray,
@@ -281,9 +295,7 @@ def materialize_windows(
     starts = spec.check(starts, T)
     target = spec.target_index(F)
     if not allow_nan:
-        n_nan, n_inf = src.count_nonfinite(int(starts.min()), int(starts.max()) + spec.span)
-        if n_nan or n_inf:
-            raise _nonfinite_error(n_nan, n_inf, "data")
+        _check_read_rows(src, starts, spec.span)
     stats = None
     if mean is not None or std is not None:
         if mean is None or std is None:
@@ -370,8 +382,9 @@ class IndexDataset(WindowBatchDataset):
             (bit-identical), e.g. a fitted scaler's ``mean``/``std``.
         device (torch.device or str, optional): move array and statistics there
             once; batches come out there. Default: where ``data`` is.
-        allow_nan (bool): if ``False`` (default) non-finite values raise
-            ``ValueError``: checked once here for in-memory data, per batch for
+        allow_nan (bool): if ``False`` (default) non-finite values in the
+            rows the windows read raise ``ValueError``: checked once here for
+            in-memory data (as :func:`materialize_windows`), per batch for
             memory-mapped data (a full check would read the whole file).
     """
 
@@ -414,9 +427,7 @@ class IndexDataset(WindowBatchDataset):
         else:
             self.mean = self.std = self._stats = None
         if not self.allow_nan and src.kind == "torch":
-            n_nan, n_inf = src.count_nonfinite()
-            if n_nan or n_inf:
-                raise _nonfinite_error(n_nan, n_inf, "data")
+            _check_read_rows(src, starts, self.spec.span)
         self.starts = torch.from_numpy(starts.copy())
         self._starts_dev = self.starts.to(src.device) if src.kind == "torch" else self.starts
         #: (order, its version, starts of the order on the device), see _order_starts
