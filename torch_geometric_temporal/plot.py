@@ -12,7 +12,7 @@ folder (or ``--out``).
 import logging
 import os
 from datetime import datetime
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from torch_geometric_temporal._atomic import atomic_write
 from torch_geometric_temporal._optional import require
@@ -48,27 +48,42 @@ def _require(path: str) -> str:
     return path
 
 
-def plot_learning_curves(per_epoch_csv: str, png_path: str, title: Optional[str] = None) -> str:
-    r"""Train / validation MAE per epoch from ``per_epoch_stats.csv``."""
-    rows = read_csv(_require(per_epoch_csv))
+def _rows(csv_path: str, empty: str) -> List[dict]:
+    rows = read_csv(_require(csv_path))
     if not rows:
-        raise ValueError(f"{per_epoch_csv} has no epoch rows yet; plot after the first epoch.")
-    plt = _pyplot()
-    epochs = [int(r["epoch"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    for column, label in (("train_mae", "train MAE"), ("val_mae", "validation MAE")):
+        raise ValueError(f"{csv_path} {empty}")
+    return rows
+
+
+def _plot_columns(ax, x: Sequence[float], rows: List[dict], series: Sequence[Tuple[str, str]],
+                  **style) -> None:
+    r"""One line per ``(column, label)`` of :obj:`series` that has a value
+    (empty cells are gaps)."""
+    for column, label in series:
         values = [parse_float(r.get(column)) for r in rows]
         if any(v is not None for v in values):
-            ax.plot(epochs, [float("nan") if v is None else v for v in values], marker="o", markersize=3,
-                    label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("MAE (data units)")
-    ax.set_title(title or "Learning curves")
+            ax.plot(x, [float("nan") if v is None else v for v in values], label=label, **style)
+
+
+def _finish(plt, fig, ax, title: str, png_path: str) -> str:
+    ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
     _save(plt, fig, png_path)
     return png_path
+
+
+def plot_learning_curves(per_epoch_csv: str, png_path: str, title: Optional[str] = None) -> str:
+    r"""Train / validation MAE per epoch from ``per_epoch_stats.csv``."""
+    rows = _rows(per_epoch_csv, "has no epoch rows yet; plot after the first epoch.")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    _plot_columns(ax, [int(r["epoch"]) for r in rows], rows,
+                  (("train_mae", "train MAE"), ("val_mae", "validation MAE")), marker="o", markersize=3)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("MAE (data units)")
+    return _finish(plt, fig, ax, title or "Learning curves", png_path)
 
 
 def _seconds(stamps: Sequence[str]) -> List[float]:
@@ -78,18 +93,12 @@ def _seconds(stamps: Sequence[str]) -> List[float]:
 
 def plot_memory(system_csv: str, png_path: str, title: Optional[str] = None) -> str:
     r"""Memory timeline from ``system_stats.csv`` (MB over seconds)."""
-    rows = read_csv(_require(system_csv))
-    if not rows:
-        raise ValueError(f"{system_csv} has no samples; the monitor writes one per second.")
+    rows = _rows(system_csv, "has no samples; the monitor writes one per second.")
     plt = _pyplot()
-    t = _seconds([r["timestamp"] for r in rows])
     fig, ax = plt.subplots(figsize=(7, 4))
-    series = (("process_rss_mb", "process RSS"), ("system_memory_used_mb", "system memory used"),
-              ("gpu_memory_used_mb", "GPU memory used"))
-    for column, label in series:
-        values = [parse_float(r.get(column)) for r in rows]
-        if any(v is not None for v in values):
-            ax.plot(t, [float("nan") if v is None else v for v in values], label=label)
+    _plot_columns(ax, _seconds([r["timestamp"] for r in rows]), rows,
+                  (("process_rss_mb", "process RSS"), ("system_memory_used_mb", "system memory used"),
+                   ("gpu_memory_used_mb", "GPU memory used")))
     total = parse_float(rows[-1].get("system_memory_total_mb"))
     gpu_total = parse_float(rows[-1].get("gpu_memory_total_mb"))
     totals = [f"system total {total:,.0f} MB" if total is not None else "",
@@ -98,12 +107,7 @@ def plot_memory(system_csv: str, png_path: str, title: Optional[str] = None) -> 
     ax.set_xlabel("seconds since start")
     ax.set_ylabel("MB")
     ax.set_ylim(bottom=0)
-    ax.set_title((title or "Memory") + (f" ({note})" if note else ""))
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    _save(plt, fig, png_path)
-    return png_path
+    return _finish(plt, fig, ax, (title or "Memory") + (f" ({note})" if note else ""), png_path)
 
 
 def plot_run(run_dir: str, out_dir: Optional[str] = None) -> List[str]:
