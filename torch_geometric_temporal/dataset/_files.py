@@ -207,15 +207,10 @@ def extract_members(zip_path: Path, members: Sequence[str], dest: Path) -> List[
                     f"is it the right archive?"
                 )
             target = dest / member
-            _atomic_write_stream(target, archive.open(by_name[member]))
+            with archive.open(by_name[member]) as stream, atomic_write(target, "wb") as handle:
+                shutil.copyfileobj(stream, handle, 1 << 22)
             out.append(target)
     return out
-
-
-def _atomic_write_stream(target: Path, stream) -> None:
-    with atomic_write(target, "wb") as out, stream:
-        for chunk in iter(lambda: stream.read(1 << 22), b""):
-            out.write(chunk)
 
 
 def atomic_save_npy(path: PathLike, array: np.ndarray) -> None:
