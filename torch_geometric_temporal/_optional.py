@@ -17,15 +17,16 @@ class MissingExtraError(ImportError):
     extra that provides it."""
 
 
-def require(module: str, extra: str, purpose: Optional[str] = None) -> ModuleType:
+def require(module: str, extra: Optional[str], purpose: Optional[str] = None) -> ModuleType:
     r"""Import and return :obj:`module`, or raise :class:`MissingExtraError`
     saying which extra to install.
 
     Args:
         module (str): dotted module name, e.g. ``"distributed"`` or
             ``"pandas"``.
-        extra (str): the extra of ``torch-geometric-temporal`` that installs
-            it, e.g. ``"dask"``.
+        extra (str or None): the extra of ``torch-geometric-temporal`` that
+            installs it, e.g. ``"dask"``; ``None`` for a package in no extra
+            (the message then names the package itself, e.g. ``zarr``).
         purpose (str, optional): what needs it, for the message (e.g.
             ``"Dask-launched DDP"``).
 
@@ -39,7 +40,7 @@ def require(module: str, extra: str, purpose: Optional[str] = None) -> ModuleTyp
         if error.name is not None and error.name.split(".", 1)[0] != top:
             raise  # the package is there but one of its own imports failed: show that
         what = f"{purpose} needs" if purpose else "This needs"
+        how = f"the extra: pip install 'torch-geometric-temporal[{extra}]'" if extra else f"it: pip install {top}"
         raise MissingExtraError(
-            f"{what} the '{top}' package, which is not installed; install the extra: "
-            f"pip install 'torch-geometric-temporal[{extra}]'."
+            f"{what} the '{top}' package, which is not installed; install {how}."
         ) from error

@@ -202,10 +202,7 @@ def hdf_to_dask(path: Union[str, os.PathLike], key: str = "df", columns: Optiona
 def zarr_to_dask(path: Union[str, os.PathLike], component: Optional[str] = None) -> Any:
     r"""A zarr array as a Dask array (:func:`dask.array.from_zarr`; needs the
     ``zarr`` package, which is not a dependency)."""
-    try:
-        import zarr  # noqa: F401
-    except ImportError as error:  # in no extra: name the package itself
-        raise ImportError("Reading .zarr stores needs the zarr package: pip install zarr.") from error
+    require("zarr", None, "Reading .zarr stores")  # in no extra: the message names the package
     return _dask_array().from_zarr(os.fspath(path), component=component)
 
 
