@@ -15,7 +15,8 @@ the ceiling for DDP. Samples per CPU-second shows the per-core cost.
 Memory: ``scalability_testing/pems_ddp.py``'s code path
 (:func:`~torch_geometric_temporal.train.ddp_experiment.run_ddp_experiment`) on
 synthetic PeMS-BAY files, 2 workers, one short epoch per mode, each mode on a
-fresh cluster so that the workers' peak RSS (``ru_maxrss``) is its own.
+fresh cluster so that the workers' peak RSS (``VmHWM``, see
+:func:`torch_geometric_temporal._memory.peak_rss_mb`) is its own.
 ``data MB`` is the RSS growth of a rank while it loads its data.
 
 Run::
