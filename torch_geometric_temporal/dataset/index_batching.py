@@ -52,6 +52,7 @@ from torch.utils.data import Dataset
 from torch_geometric_temporal.dataset._buffers import _unused  # noqa: F401 (tests)
 from torch_geometric_temporal.dataset._hdf5 import time_of_day
 from torch_geometric_temporal.dataset._source import (  # noqa: F401 (re-exported)
+    CHUNK_BYTES,
     ArrayLike,
     _from_numpy,
     _nonfinite_error,
