@@ -1,0 +1,107 @@
+"""GConvLSTM: the peephole LSTM of Seo et al. (dense reference), upstream's API
+and state_dict, bad input."""
+import inspect
+
+import pytest
+import torch
+from _cheb_dense import cheb, graph
+
+from torch_geometric_temporal.nn.recurrent.gconv_lstm import GConvLSTM
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def dense_lstm(m, X, edge_index, w, H, C, normalization, lambda_max):
+    def conv(gate):
+        return (cheb(getattr(m, f"conv_x_{gate}"), X, edge_index, w, normalization, lambda_max)
+                + cheb(getattr(m, f"conv_h_{gate}"), H, edge_index, w, normalization, lambda_max))
+    C = C.double()
+    I = torch.sigmoid(conv("i") + m.w_c_i * C + m.b_i)
+    F = torch.sigmoid(conv("f") + m.w_c_f * C + m.b_f)
+    C = F * C + I * torch.tanh(conv("c") + m.b_c)
+    O = torch.sigmoid(conv("o") + m.w_c_o * C + m.b_o)  # peephole on the new cell state
+    return O * torch.tanh(C), C
+
+
+CASES = [  # normalization, lambda_max, directed, K, bias
+    ("sym", None, False, 3, True),
+    ("sym", None, False, 1, False),
+    ("rw", 1.7, True, 2, True),
+    (None, 9.0, True, 3, True),
+]
+
+
+@pytest.mark.parametrize("normalization,lambda_max,directed,K,bias", CASES)
+def test_step_equals_dense_formula_with_gradients(normalization, lambda_max, directed, K, bias):
+    torch.manual_seed(0)
+    edge_index, w = graph(directed)
+    m = GConvLSTM(3, 4, K, normalization=normalization, bias=bias)
+    with torch.no_grad():  # non-zero gate biases, so that they are exercised
+        for name in ("b_i", "b_f", "b_c", "b_o"):
+            getattr(m, name).normal_()
+    X, H, C = torch.randn(6, 3), torch.randn(6, 4), torch.randn(6, 4)
+    lam = None if lambda_max is None else torch.tensor(lambda_max)
+    out = m(X, edge_index, w, H, C, lambda_max=lam)
+    ref = dense_lstm(m, X, edge_index, w, H, C, normalization, lambda_max)
+    for o, r in zip(out, ref):
+        assert o.shape == (6, 4)
+        torch.testing.assert_close(o.double(), r, atol=1e-5, rtol=1e-5)
+    params = list(m.parameters())
+    got = torch.autograd.grad((out[0].square() + out[1]).sum(), params)
+    want = torch.autograd.grad((ref[0].square() + ref[1]).sum(), params)
+    for g, r in zip(got, want):
+        torch.testing.assert_close(g.double(), r.double(), atol=1e-5, rtol=1e-5)
+
+
+def test_sequence_default_states_and_float64():
+    torch.manual_seed(1)
+    edge_index, w = graph()
+    m = GConvLSTM(2, 3, 2).double()
+    H = C = None
+    Hr = Cr = torch.zeros(6, 3, dtype=torch.float64)
+    for x in torch.randn(5, 6, 2, dtype=torch.float64):
+        H, C = m(x, edge_index, w, H, C)
+        Hr, Cr = dense_lstm(m, x, edge_index, w, Hr, Cr, "sym", None)
+    assert H.dtype == C.dtype == torch.float64
+    torch.testing.assert_close((H, C), (Hr, Cr))
+
+
+def test_upstream_api_init_and_state_dict_keys():
+    sig = inspect.signature(GConvLSTM.__init__)
+    assert [(p.name, p.default) for p in list(sig.parameters.values())[1:]] == [
+        ("in_channels", inspect._empty), ("out_channels", inspect._empty), ("K", inspect._empty),
+        ("normalization", "sym"), ("bias", True)]
+    assert list(inspect.signature(GConvLSTM.forward).parameters) == [
+        "self", "X", "edge_index", "edge_weight", "H", "C", "lambda_max"]
+    m = GConvLSTM(2, 3, K=2)
+    convs = {f"conv_{s}_{g}.{p}" for s in "xh" for g in "ifco"
+             for p in ("bias", "lins.0.weight", "lins.1.weight")}
+    own = {"w_c_i", "w_c_f", "w_c_o", "b_i", "b_f", "b_c", "b_o"}
+    assert set(m.state_dict()) == convs | own
+    for name in own:
+        assert getattr(m, name).shape == (1, 3)
+    assert all(float(getattr(m, f"b_{g}").detach().abs().max()) == 0 for g in "ifco")
+    assert float(m.w_c_i.detach().abs().max()) > 0
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(X=torch.randn(2, 6, 3)), r"X of shape \(N, 3\)"),
+    (dict(X=torch.randn(6, 2)), "in_channels = 3"),
+    (dict(H=torch.randn(5, 4)), r"H must have shape \(6, 4\)"),
+    (dict(C=torch.randn(6, 3)), r"C must have shape \(6, 4\)"),
+    (dict(edge_index=torch.tensor([[-1, 1], [1, 2]])), "node ids in"),
+    (dict(edge_index=torch.tensor([[0, 1], [1, 2], [2, 3]])), r"shape \(2, E\)"),
+    (dict(edge_weight=torch.ones(2, 1)), r"edge_weight must have shape \(E,\)"),
+])
+def test_bad_input_raises_one_value_error(bad, match):
+    edge_index, w = graph()
+    args = dict(X=torch.randn(6, 3), edge_index=edge_index, edge_weight=w)
+    args.update(bad)
+    with pytest.raises(ValueError, match=match):
+        GConvLSTM(3, 4, 2)(**args)
