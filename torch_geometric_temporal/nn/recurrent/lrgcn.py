@@ -55,7 +55,8 @@ class LRGCN(torch.nn.Module):
             weight per relation).
 
     Shapes:
-        - **input:** node features :math:`(N, F)`, edge indices :math:`(2, E)`
+        - **input:** node features :math:`(N, F)` (or integer node ids
+          :math:`(N,)`, see :meth:`forward`), edge indices :math:`(2, E)`
           (row 0 = source), edge types :math:`(E,)` with values in
           :math:`[0, R)`, optional hidden and cell states
           :math:`(N, \text{out\_channels})` (zeros if omitted)
@@ -81,7 +82,9 @@ class LRGCN(torch.nn.Module):
         r"""One step of the cell.
 
         Args:
-            X (torch.Tensor): Node features :math:`(N, F)`.
+            X (torch.Tensor): Node features :math:`(N, F)`, or node ids
+                :math:`(N,)` (integers in :math:`[0, F)`) for ``RGCNConv``'s
+                featureless mode (learned node embeddings).
             edge_index (torch.Tensor): Edge indices :math:`(2, E)`.
             edge_type (torch.Tensor): Relation id of each edge :math:`(E,)`.
             H (torch.Tensor, optional): Hidden state
@@ -93,11 +96,19 @@ class LRGCN(torch.nn.Module):
             (torch.Tensor, torch.Tensor): The new hidden state and cell state,
             each :math:`(N, \text{out\_channels})`.
         """
-        N = check_features(type(self).__name__, X, self.in_channels)
+        if isinstance(X, Tensor) and X.dim() == 1 and not X.dtype.is_floating_point:
+            N = X.size(0)  # node ids: RGCNConv's featureless mode (learned embeddings)
+            if N and (int(X.min()) < 0 or int(X.max()) >= self.in_channels):
+                raise ValueError(f"X holds node ids in [{int(X.min())}, {int(X.max())}] but the layer "
+                                 f"was built with in_channels = {self.in_channels} embeddings; "
+                                 "pass ids in 0..in_channels - 1 or node features (N, F).")
+            like = torch.empty(0, device=X.device)
+        else:
+            N, like = check_features(type(self).__name__, X, self.in_channels), X
         check_graph(edge_index, None, N, X.device)
         check_edge_type(edge_type, edge_index, self.num_relations)
-        H = check_state("H", H, X, (N, self.out_channels))
-        C = check_state("C", C, X, (N, self.out_channels))
+        H = check_state("H", H, like, (N, self.out_channels))
+        C = check_state("C", C, like, (N, self.out_channels))
 
         def pre(gate: str) -> Tensor:
             return (getattr(self, f"conv_x_{gate}")(X, edge_index, edge_type)
