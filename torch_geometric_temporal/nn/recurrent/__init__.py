@@ -1,4 +1,13 @@
-r"""Recurrent graph neural network layers (DCRNN family, sparse and batched)."""
+r"""Recurrent graph neural network layers, under PyTorch Geometric Temporal's
+names and module paths (``nn/recurrent/gconv_gru.py`` holds ``GConvGRU``,
+...), plus this package's sparse and batched DCRNN.
+
+The DCRNN family is imported eagerly (it needs only :mod:`torch`). Every other
+model is imported on first access (PEP 562 module ``__getattr__``), so
+``import torch_geometric_temporal`` stays light whatever its module imports.
+"""
+import importlib
+
 from torch_geometric_temporal.nn.recurrent.dconv import (
     BatchedDConv,
     DConv,
@@ -9,6 +18,13 @@ from torch_geometric_temporal.nn.recurrent.dconv import (
 from torch_geometric_temporal.nn.recurrent.dcrnn import BatchedDCRNN, DCRNN
 from torch_geometric_temporal.nn.recurrent.dcrnn_seq2seq import DCRNNSeq2Seq
 
+#: Class name -> module below this package (upstream's file names).
+_LAZY = {
+    "DyGrEncoder": "dygrae",
+    "EvolveGCNH": "evolvegcnh",
+    "EvolveGCNO": "evolvegcno",
+}
+
 __all__ = [
     "DConv",
     "DCRNN",
@@ -18,4 +34,18 @@ __all__ = [
     "DiffusionSupports",
     "get_diffusion_supports",
     "clear_support_cache",
+    *_LAZY,
 ]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
