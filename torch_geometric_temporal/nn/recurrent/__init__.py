@@ -20,9 +20,19 @@ from torch_geometric_temporal.nn.recurrent.dcrnn_seq2seq import DCRNNSeq2Seq
 
 #: Class name -> module below this package (upstream's file names).
 _LAZY = {
+    "GConvGRU": "gconv_gru",
+    "GConvLSTM": "gconv_lstm",
+    "LRGCN": "lrgcn",
+    "GCLSTM": "gc_lstm",
     "DyGrEncoder": "dygrae",
     "EvolveGCNH": "evolvegcnh",
     "EvolveGCNO": "evolvegcno",
+    "TGCN": "temporalgcn",
+    "TGCN2": "temporalgcn",
+    "A3TGCN": "attentiontemporalgcn",
+    "A3TGCN2": "attentiontemporalgcn",
+    "MPNNLSTM": "mpnn_lstm",
+    "AGCRN": "agcrn",
 }
 
 __all__ = [
