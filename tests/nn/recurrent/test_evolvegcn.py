@@ -208,3 +208,22 @@ def test_equals_upstream(cls):
         check_signature(cls, fixture)
         model = check_against_fixture(cls, fixture)
         assert model.weight is not None and model.weight.shape == (1, model.in_channels, model.in_channels)
+
+
+@pytest.mark.parametrize("cls", [EvolveGCNH, EvolveGCNO], ids=lambda c: c.__name__)
+def test_training_over_epochs_with_reinitialize_or_detach(cls):
+    """As documented: reinitialize_weight() (or a detach) after each backward."""
+    torch.manual_seed(0)
+    edge_index, _ = _graph()
+    model = cls(8, 3) if cls is EvolveGCNH else cls(3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    for epoch in range(3):
+        loss = sum(model(X.float(), edge_index).pow(2).mean() for X in _snapshots(8, 3, seed=epoch))
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if epoch == 0:
+            model.weight = model.weight.detach()
+        else:
+            model.reinitialize_weight()
+    assert model.weight is None

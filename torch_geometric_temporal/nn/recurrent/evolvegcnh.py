@@ -32,8 +32,13 @@ class EvolveGCNH(_EvolveGCN):
     :math:`C` rows of :math:`\mathbf{W}_{t-1}` as batch items with the
     selected nodes' summaries as their inputs, and :math:`\mathbf{W}_0` is
     the learned ``initial_weight``. The evolved weight is kept in
-    :attr:`weight`; call :meth:`reinitialize_weight` to start a new
-    sequence. No activation is applied.
+    :attr:`weight` (gradients flow through all calls since the last
+    :meth:`reinitialize_weight`); call :meth:`reinitialize_weight` to start a
+    new sequence, and after each ``backward`` (e.g. at every epoch): as
+    upstream, a call after a backward through the kept weight would
+    otherwise make the next backward fail ("backward through the graph a
+    second time"); ``model.weight = model.weight.detach()`` instead keeps
+    the weight and truncates the gradient. No activation is applied.
 
     Difference from PyTorch Geometric Temporal, where it contradicts the
     paper: the summary keeps :math:`k = C` nodes, as the paper's

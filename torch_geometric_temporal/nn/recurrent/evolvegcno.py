@@ -199,10 +199,14 @@ class EvolveGCNO(_EvolveGCN):
     where the GRU (:class:`torch.nn.GRU`) takes each row of
     :math:`\mathbf{W}_{t-1}` (:math:`C \times C`) as a batch item, both as
     input and as hidden state, and :math:`\mathbf{W}_0` is the learned
-    ``initial_weight``. The evolved weight is kept in :attr:`weight` (so
-    gradients flow through all calls since the last
+    ``initial_weight``. The evolved weight is kept in :attr:`weight`
+    (gradients flow through all calls since the last
     :meth:`reinitialize_weight`); call :meth:`reinitialize_weight` to start a
-    new sequence. No activation is applied.
+    new sequence, and after each ``backward`` (e.g. at every epoch): as
+    upstream, a call after a backward through the kept weight would
+    otherwise make the next backward fail ("backward through the graph a
+    second time"); ``model.weight = model.weight.detach()`` instead keeps
+    the weight and truncates the gradient. No activation is applied.
 
     The paper writes the -O recurrence as an LSTM on :math:`\mathbf{W}`;
     its authors' code and PyTorch Geometric Temporal use a GRU with
