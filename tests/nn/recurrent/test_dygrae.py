@@ -83,7 +83,7 @@ def test_state_dict_keys_and_signature():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda m, X, ei: m(X[0], ei), r"shape \(N, "),
+    (lambda m, X, ei: m(X[0], ei), r"shape \(N, F\) with F <= conv_out_channels = 5"),
     (lambda m, X, ei: m(torch.randn(7, 6), ei), "conv_out_channels = 5"),
     (lambda m, X, ei: m(X, ei.t()), r"edge_index must have shape \(2, E\)"),
     (lambda m, X, ei: m(X, ei + 1), r"valid ids 0\.\.6"),

@@ -127,7 +127,11 @@ class DyGrEncoder(torch.nn.Module):
             (torch.Tensor, torch.Tensor, torch.Tensor): the output
             ``H_tilde`` and the new ``H`` and ``C``.
         """
-        features = X.size(-1) if isinstance(X, Tensor) and X.dim() == 2 else self.conv_out_channels
+        if not isinstance(X, Tensor) or X.dim() != 2:
+            got = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+            raise ValueError(f"DyGrEncoder expects X of shape (N, F) with F <= conv_out_channels "
+                             f"= {self.conv_out_channels}, got {got}; pass one snapshot per call.")
+        features = X.size(1)
         N = check_features("DyGrEncoder", X, features)
         if features > self.conv_out_channels:
             raise ValueError(f"X has {features} features but DyGrEncoder was built with "
