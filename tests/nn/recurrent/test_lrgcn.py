@@ -142,5 +142,8 @@ def test_equals_upstream_fixture(name):
     torch.manual_seed(1)
     ours = LRGCN(**fixture["init"]).state_dict()
     assert list(ours) == list(fixture["state_dict"])
+    perturbed = set(fixture["perturbed"])  # set at random by the script after init (upstream zeros them)
+    assert len(perturbed) < len(ours)
     for key, value in ours.items():
-        assert torch.equal(value, fixture["state_dict"][key]), key
+        if key not in perturbed:
+            assert torch.equal(value, fixture["state_dict"][key]), key
