@@ -32,13 +32,21 @@ def scaled_laplacian(conv, edge_index: Tensor, edge_weight: Optional[Tensor], nu
 
 def cheb_basis(conv, x: Tensor, laplacian: Tuple[Tensor, Tensor], K: int) -> List[Tensor]:
     r"""The Chebyshev basis :math:`[\mathbf{Z}^{(0)}, \dots, \mathbf{Z}^{(K-1)}]`
-    of ``x (..., N, C)``, propagated with ``conv``'s message passing."""
+    of node-major ``x (N, C)`` or ``x (N, ..., C)`` (e.g. ``(N, B, C)``: a
+    batch on one shared graph, propagated as one ``(N, B C)`` matrix, see
+    :mod:`~torch_geometric_temporal.nn.recurrent.batched`), with ``conv``'s
+    message passing."""
     edge_index, norm = laplacian
+    shape = x.shape
+
+    def propagate(z: Tensor) -> Tensor:
+        return conv.propagate(edge_index, x=z.reshape(shape[0], -1), norm=norm).view(shape)
+
     basis = [x]
     if K > 1:
-        basis.append(conv.propagate(edge_index, x=x, norm=norm))
+        basis.append(propagate(x))
     for _ in range(2, K):
-        basis.append(2.0 * conv.propagate(edge_index, x=basis[-1], norm=norm) - basis[-2])
+        basis.append(2.0 * propagate(basis[-1]) - basis[-2])
     return basis
 
 

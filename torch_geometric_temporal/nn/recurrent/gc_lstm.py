@@ -122,6 +122,14 @@ class GCLSTM(torch.nn.Module):
         H = check_state("H", H, X, (N, self.out_channels))
         C = check_state("C", C, X, (N, self.out_channels))
         laplacian = scaled_laplacian(self.conv_i, edge_index, edge_weight, N, lambda_max, X.dtype)
+        return self._step(X, H, C, laplacian)
+
+    def _step(self, X: Tensor, H: Tensor, C: Tensor,
+              laplacian: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
+        r"""The update from node-major ``X (N, ..., F)``, ``H`` and ``C``
+        ``(N, ..., out)`` on the scaled Laplacian ``laplacian`` (a batch
+        ``(N, B, C)`` on one graph propagates as one ``(N, B C)`` matrix; used
+        by :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`)."""
         bh = cheb_basis(self.conv_i, H, laplacian, self.K)
 
         def pre(gate: str) -> Tensor:

@@ -1,5 +1,5 @@
 r"""Chebyshev graph convolutional GRU (GCRN, Seo et al., 2018)."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -99,6 +99,13 @@ class GConvGRU(torch.nn.Module):
         check_graph(edge_index, edge_weight, N, X.device)
         H = check_state("H", H, X, (N, self.out_channels))
         laplacian = scaled_laplacian(self.conv_x_z, edge_index, edge_weight, N, lambda_max, X.dtype)
+        return self._step(X, H, laplacian)
+
+    def _step(self, X: Tensor, H: Tensor, laplacian: Tuple[Tensor, Tensor]) -> Tensor:
+        r"""The update from node-major ``X (N, ..., F)`` and ``H (N, ..., out)``
+        on the scaled Laplacian ``laplacian`` (a batch ``(N, B, C)`` on one
+        graph propagates as one ``(N, B C)`` matrix; used by
+        :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`)."""
         bx = cheb_basis(self.conv_x_z, X, laplacian, self.K)
         bh = cheb_basis(self.conv_x_z, H, laplacian, self.K)
         Z = torch.sigmoid(cheb_filter(self.conv_x_z, bx) + cheb_filter(self.conv_h_z, bh))
