@@ -1,6 +1,9 @@
 r"""Recurrent graph neural network layers, under PyTorch Geometric Temporal's
 names and module paths (``nn/recurrent/gconv_gru.py`` holds ``GConvGRU``,
-...), plus this package's sparse and batched DCRNN.
+...), plus this package's sparse and batched DCRNN and
+:class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent` /
+:func:`~torch_geometric_temporal.nn.recurrent.batched.batched_cell` (any per-step
+cell over an index batch ``(B, T, N, F)`` on one shared graph).
 
 The DCRNN family is imported eagerly (it needs only :mod:`torch`). Every other
 model is imported on first access (PEP 562 module ``__getattr__``), so
@@ -33,6 +36,8 @@ _LAZY = {
     "A3TGCN2": "attentiontemporalgcn",
     "MPNNLSTM": "mpnn_lstm",
     "AGCRN": "agcrn",
+    "BatchedRecurrent": "batched",
+    "batched_cell": "batched",
 }
 
 __all__ = [
