@@ -181,10 +181,25 @@ def test_chebyshev_propagates_the_shared_graph_node_major():
     calls = []
     _record(cell.conv_x_z, calls)
     BatchedRecurrent(cell)(torch.randn(B, T, N, F), ei, ew)
-    assert len(calls) == T * 3 * 2  # per step: bases of X, H, R*H, K - 1 = 2 products each
+    # X's basis for all steps at once, then per step the bases of H and R*H (K - 1 = 2 products each)
+    assert len(calls) == 2 + T * 2 * 2
+    assert [shape for _, _, shape in calls[:2]] == [(N, T * B * F)] * 2
     for edges, top, shape in calls:
         assert edges <= ei.size(1) + N and top < N  # one graph (+ its diagonal), ids < N
-        assert shape[0] == N and shape[1] in (B * F, B * C)  # node-major (N, B C)
+    assert {shape for _, _, shape in calls[2:]} == {(N, B * C)}  # node-major (N, B C)
+
+
+@pytest.mark.parametrize("name", ["gconv_gru", "gconv_lstm", "gc_lstm"])
+def test_chebyshev_input_chunks_give_the_same_result(name, monkeypatch):
+    import torch_geometric_temporal.nn.recurrent.batched as batched
+
+    torch.manual_seed(0)
+    ei, ew = graph(True)
+    model = batched_cell(name, F, C, K=3)
+    X = torch.randn(B, T, N, F)
+    whole = model(X, ei, ew)
+    monkeypatch.setattr(batched, "_CHUNK_ELEMENTS", N * B * F * 3 * 2)  # two steps per chunk
+    torch.testing.assert_close(model(X, ei, ew), whole, atol=1e-6, rtol=1e-6)
 
 
 def test_tgcn_propagates_all_steps_once():

@@ -11,9 +11,11 @@ batched:
 ================  ==========================================================
 cell              batching
 ================  ==========================================================
-``GConvGRU``,     node-major: the states are kept as ``(N, B, C)`` and every
-``GConvLSTM``,    Chebyshev propagation is one sparse product over the
-``GCLSTM``        ``(N, B C)`` view (the cells' ``_step`` on
+``GConvGRU``,     node-major: the input filters of many steps and all items
+``GConvLSTM``,    are one propagation of ``(N, T B F)`` (the cells'
+``GCLSTM``        ``_input_part``), the states are kept as ``(N, B, C)`` and
+                  each Chebyshev term of a state is one sparse product over
+                  the ``(N, B C)`` view (the cells' ``_step`` on
                   :func:`~torch_geometric_temporal.nn.recurrent._cheb.cheb_basis`);
                   the edge list is never replicated.
 ``TGCN``,         one propagation for the input gates of all ``T`` steps and
@@ -71,6 +73,10 @@ from torch_geometric_temporal.nn.recurrent.lrgcn import LRGCN
 from torch_geometric_temporal.nn.recurrent.temporalgcn import TGCN, _TGCNCell
 
 __all__ = ["BatchedRecurrent", "batched_cell", "CELL_NAMES"]
+
+#: Largest Chebyshev basis of the input built for several steps at once
+#: (elements); bounds the temporary memory (as ``dcrnn._CHUNK_ELEMENTS``).
+_CHUNK_ELEMENTS = 1 << 24
 
 #: Chebyshev cells -> the ``ChebConv`` whose normalization builds the Laplacian.
 _CHEB_CONV = {GConvGRU: "conv_x_z", GConvLSTM: "conv_x_i", GCLSTM: "conv_i"}
@@ -262,22 +268,27 @@ class BatchedRecurrent(torch.nn.Module):
     def _chebyshev(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
                    H: Optional[Tensor], C: Optional[Tensor],
                    lambda_max: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
-        r"""Chebyshev cells, node-major: states ``(N, B, C)``, one propagation
-        of the ``(N, B C)`` view per Chebyshev term."""
+        r"""Chebyshev cells, node-major: the input filters of several steps at
+        once (``(N, L, B, F)``, at most ``_CHUNK_ELEMENTS`` basis elements),
+        then per step the state's, one propagation of the ``(N, B C)`` view per
+        Chebyshev term; states ``(N, B, C)``."""
         cell = self.cell
-        B, T, N, _ = X.shape
+        B, T, N, F = X.shape
         conv = getattr(cell, next(v for k, v in _CHEB_CONV.items() if isinstance(cell, k)))
         laplacian = scaled_laplacian(conv, edge_index, edge_weight, N, lambda_max, X.dtype)
-        xs = X.permute(1, 2, 0, 3).contiguous()  # (T, N, B, F)
+        xs = X.permute(2, 1, 0, 3)  # (N, T, B, F)
+        chunk = max(1, min(T, _CHUNK_ELEMENTS // max(N * B * F * cell.K, 1)))
         h = X.new_zeros(N, B, cell.out_channels) if H is None else H.transpose(0, 1)
         c = None if C is None else C.transpose(0, 1)
         outputs = []
-        for t in range(T):
-            if c is None:
-                h = cell._step(xs[t], h, laplacian)
-            else:
-                h, c = cell._step(xs[t], h, c, laplacian)
-            outputs.append(h)
+        for t0 in range(0, T, chunk):
+            parts = cell._input_part(xs[:, t0:t0 + chunk], laplacian)  # (N, L, B, gates out)
+            for t in range(parts.size(1)):
+                if c is None:
+                    h = cell._step(parts[:, t], h, laplacian)
+                else:
+                    h, c = cell._step(parts[:, t], h, c, laplacian)
+                outputs.append(h)
         out = torch.stack(outputs, 0).permute(2, 0, 1, 3)  # (B, T, N, C)
         return out, (None if c is None else c.transpose(0, 1))
 

@@ -122,22 +122,26 @@ class GCLSTM(torch.nn.Module):
         H = check_state("H", H, X, (N, self.out_channels))
         C = check_state("C", C, X, (N, self.out_channels))
         laplacian = scaled_laplacian(self.conv_i, edge_index, edge_weight, N, lambda_max, X.dtype)
-        return self._step(X, H, C, laplacian)
+        return self._step(self._input_part(X, laplacian), H, C, laplacian)
 
-    def _step(self, X: Tensor, H: Tensor, C: Tensor,
+    def _input_part(self, X: Tensor, laplacian: Tuple[Tensor, Tensor]) -> Tensor:
+        r"""The input products :math:`\mathbf{X} \mathbf{W}_\cdot` of the gates
+        ``i, f, c, o`` (no graph), stacked on the last axis ``(N, ..., 4 out)``,
+        of node-major ``X (N, ..., F)`` (every step of a batch at once in
+        :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`;
+        ``laplacian`` is unused, for the Chebyshev cells' common interface)."""
+        return X @ torch.cat([self.W_i, self.W_f, self.W_c, self.W_o], dim=1)
+
+    def _step(self, XW: Tensor, H: Tensor, C: Tensor,
               laplacian: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
-        r"""The update from node-major ``X (N, ..., F)``, ``H`` and ``C``
-        ``(N, ..., out)`` on the scaled Laplacian ``laplacian`` (a batch
-        ``(N, B, C)`` on one graph propagates as one ``(N, B C)`` matrix; used
-        by :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`)."""
+        r"""The update from the input part ``XW (N, ..., 4 out)`` (see
+        :meth:`_input_part`) and node-major ``H``, ``C`` ``(N, ..., out)`` (a
+        batch ``(N, B, C)`` on one graph propagates as one ``(N, B C)``
+        matrix)."""
+        x_i, x_f, x_c, x_o = XW.split(self.out_channels, dim=-1)
         bh = cheb_basis(self.conv_i, H, laplacian, self.K)
-
-        def pre(gate: str) -> Tensor:
-            return (X @ getattr(self, f"W_{gate}") + cheb_filter(getattr(self, f"conv_{gate}"), bh)
-                    + getattr(self, f"b_{gate}"))
-
-        I = torch.sigmoid(pre("i"))
-        F = torch.sigmoid(pre("f"))
-        C = F * C + I * torch.tanh(pre("c"))
-        O = torch.sigmoid(pre("o"))
+        I = torch.sigmoid(x_i + cheb_filter(self.conv_i, bh) + self.b_i)
+        F = torch.sigmoid(x_f + cheb_filter(self.conv_f, bh) + self.b_f)
+        C = F * C + I * torch.tanh(x_c + cheb_filter(self.conv_c, bh) + self.b_c)
+        O = torch.sigmoid(x_o + cheb_filter(self.conv_o, bh) + self.b_o)
         return O * torch.tanh(C), C

@@ -99,17 +99,26 @@ class GConvGRU(torch.nn.Module):
         check_graph(edge_index, edge_weight, N, X.device)
         H = check_state("H", H, X, (N, self.out_channels))
         laplacian = scaled_laplacian(self.conv_x_z, edge_index, edge_weight, N, lambda_max, X.dtype)
-        return self._step(X, H, laplacian)
+        return self._step(self._input_part(X, laplacian), H, laplacian)
 
-    def _step(self, X: Tensor, H: Tensor, laplacian: Tuple[Tensor, Tensor]) -> Tensor:
-        r"""The update from node-major ``X (N, ..., F)`` and ``H (N, ..., out)``
-        on the scaled Laplacian ``laplacian`` (a batch ``(N, B, C)`` on one
-        graph propagates as one ``(N, B C)`` matrix; used by
+    def _input_part(self, X: Tensor, laplacian: Tuple[Tensor, Tensor]) -> Tensor:
+        r"""The input filters :math:`[\mathbf{W}_{xz}, \mathbf{W}_{xr},
+        \mathbf{W}_{xh}] \ast_\mathcal{G} \mathbf{X}`, stacked on the last axis
+        ``(N, ..., 3 out)``, of node-major ``X (N, ..., F)`` (e.g. ``(N, T, B,
+        F)``: every step of a batch in one propagation; used by
         :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`)."""
         bx = cheb_basis(self.conv_x_z, X, laplacian, self.K)
+        return torch.cat([cheb_filter(self.conv_x_z, bx), cheb_filter(self.conv_x_r, bx),
+                          cheb_filter(self.conv_x_h, bx)], dim=-1)
+
+    def _step(self, XW: Tensor, H: Tensor, laplacian: Tuple[Tensor, Tensor]) -> Tensor:
+        r"""The update from the input part ``XW (N, ..., 3 out)`` (see
+        :meth:`_input_part`) and node-major ``H (N, ..., out)`` (a batch
+        ``(N, B, C)`` on one graph propagates as one ``(N, B C)`` matrix)."""
+        x_z, x_r, x_h = XW.split(self.out_channels, dim=-1)
         bh = cheb_basis(self.conv_x_z, H, laplacian, self.K)
-        Z = torch.sigmoid(cheb_filter(self.conv_x_z, bx) + cheb_filter(self.conv_h_z, bh))
-        R = torch.sigmoid(cheb_filter(self.conv_x_r, bx) + cheb_filter(self.conv_h_r, bh))
+        Z = torch.sigmoid(x_z + cheb_filter(self.conv_h_z, bh))
+        R = torch.sigmoid(x_r + cheb_filter(self.conv_h_r, bh))
         brh = cheb_basis(self.conv_x_z, R * H, laplacian, self.K)
-        H_tilde = torch.tanh(cheb_filter(self.conv_x_h, bx) + cheb_filter(self.conv_h_h, brh))
+        H_tilde = torch.tanh(x_h + cheb_filter(self.conv_h_h, brh))
         return Z * H + (1 - Z) * H_tilde

@@ -127,23 +127,28 @@ class GConvLSTM(torch.nn.Module):
         H = check_state("H", H, X, (N, self.out_channels))
         C = check_state("C", C, X, (N, self.out_channels))
         laplacian = scaled_laplacian(self.conv_x_i, edge_index, edge_weight, N, lambda_max, X.dtype)
-        return self._step(X, H, C, laplacian)
+        return self._step(self._input_part(X, laplacian), H, C, laplacian)
 
-    def _step(self, X: Tensor, H: Tensor, C: Tensor,
-              laplacian: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
-        r"""The update from node-major ``X (N, ..., F)``, ``H`` and ``C``
-        ``(N, ..., out)`` on the scaled Laplacian ``laplacian`` (a batch
-        ``(N, B, C)`` on one graph propagates as one ``(N, B C)`` matrix; used
-        by :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`)."""
+    def _input_part(self, X: Tensor, laplacian: Tuple[Tensor, Tensor]) -> Tensor:
+        r"""The input filters :math:`\mathbf{W}_{x\cdot} \ast_\mathcal{G}
+        \mathbf{X}` of the gates ``i, f, c, o``, stacked on the last axis
+        ``(N, ..., 4 out)``, of node-major ``X (N, ..., F)`` (e.g. ``(N, T, B,
+        F)``: every step of a batch in one propagation; used by
+        :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`)."""
         bx = cheb_basis(self.conv_x_i, X, laplacian, self.K)
+        return torch.cat([cheb_filter(getattr(self, f"conv_x_{gate}"), bx)
+                          for gate in ("i", "f", "c", "o")], dim=-1)
+
+    def _step(self, XW: Tensor, H: Tensor, C: Tensor,
+              laplacian: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Tensor]:
+        r"""The update from the input part ``XW (N, ..., 4 out)`` (see
+        :meth:`_input_part`) and node-major ``H``, ``C`` ``(N, ..., out)`` (a
+        batch ``(N, B, C)`` on one graph propagates as one ``(N, B C)``
+        matrix)."""
+        x_i, x_f, x_c, x_o = XW.split(self.out_channels, dim=-1)
         bh = cheb_basis(self.conv_x_i, H, laplacian, self.K)
-
-        def graph_part(gate: str) -> Tensor:
-            return (cheb_filter(getattr(self, f"conv_x_{gate}"), bx)
-                    + cheb_filter(getattr(self, f"conv_h_{gate}"), bh))
-
-        I = torch.sigmoid(graph_part("i") + self.w_c_i * C + self.b_i)
-        F = torch.sigmoid(graph_part("f") + self.w_c_f * C + self.b_f)
-        C = F * C + I * torch.tanh(graph_part("c") + self.b_c)
-        O = torch.sigmoid(graph_part("o") + self.w_c_o * C + self.b_o)
+        I = torch.sigmoid(x_i + cheb_filter(self.conv_h_i, bh) + self.w_c_i * C + self.b_i)
+        F = torch.sigmoid(x_f + cheb_filter(self.conv_h_f, bh) + self.w_c_f * C + self.b_f)
+        C = F * C + I * torch.tanh(x_c + cheb_filter(self.conv_h_c, bh) + self.b_c)
+        O = torch.sigmoid(x_o + cheb_filter(self.conv_h_o, bh) + self.w_c_o * C + self.b_o)
         return O * torch.tanh(C), C
