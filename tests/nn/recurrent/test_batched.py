@@ -226,6 +226,23 @@ def test_batched_cell_builds_every_name(name):
     assert set(model.state_dict()) >= {f"cell.{k}" for k in model.cell.state_dict()}
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", CELL_NAMES)
+def test_cuda_equals_cpu(name, monkeypatch):
+    monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)  # DyGrEncoder's cuDNN LSTM
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    torch.manual_seed(0)
+    kw = {"number_of_nodes": N} if name == "agcrn" else {}
+    model = batched_cell(name, F, C, **kw)
+    ei, ew = graph(name != "lrgcn")
+    X = torch.randn(B, T, N, F)
+    want = model(X, ei, ew)
+    model = model.cuda()
+    got = model(X.cuda(), ei.cuda(), None if ew is None else ew.cuda())
+    assert got.device.type == "cuda"
+    torch.testing.assert_close(got.cpu(), want, atol=1e-5, rtol=1e-5)
+
+
 def test_batched_cell_unknown_name():
     with pytest.raises(ValueError, match="gconv_gru"):
         batched_cell("a3tgcn", F, C)

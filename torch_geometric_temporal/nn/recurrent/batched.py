@@ -30,7 +30,8 @@ cell              batching
                   each step runs on ``(B N, F)`` (R-GCN's per-relation
                   message weights and the gated graph convolution's GRU are
                   applied per message or node, so there is no cheaper
-                  shared form).
+                  shared form). ``LRGCN``'s featureless mode (integer
+                  node ids instead of ``X``) is not batched: pass features.
 ================  ==========================================================
 
 Not wrapped, and why:
