@@ -76,7 +76,10 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("-bs", "--batch-size", type=int, default=spec.batch_size)
     p.add_argument("--data-dir", default=None, help="folder with the raw dataset files")
     p.add_argument("--model", choices=MODEL_NAMES, default="batched",
-                   help="batched: PGT-I's per-step BatchedDCRNN; seq2seq: DCRNN encoder-decoder")
+                   help="batched: PGT-I's per-step BatchedDCRNN; seq2seq: DCRNN encoder-decoder; a3tgcn: PGT-I's "
+                   "METR-LA A3TGCN2 (32 channels) + linear read-out; dcrnn, gconv_gru, gconv_lstm, gc_lstm, tgcn, "
+                   "agcrn: --layers stacked cells + linear read-out of the last hidden state to the horizon "
+                   "(see torch_geometric_temporal.train.models)")
     p.add_argument("--out-dir", default=os.path.join("runs", spec.name),
                    help="where the CSVs and checkpoints go")
     p.add_argument("--max-batches", type=int, default=None,
@@ -90,10 +93,12 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
                    help="epochs at which the LR is multiplied by --lr-gamma")
     p.add_argument("--lr-gamma", type=float, default=0.1)
     p.add_argument("--hidden", type=int, default=None,
-                   help="recurrent units (seq2seq default 64; batched default: PGT-I's F, no head)")
-    p.add_argument("--layers", type=int, default=2, help="seq2seq recurrent layers")
+                   help="recurrent units (seq2seq default 64; batched default: PGT-I's F, no head; others 32)")
+    p.add_argument("--layers", type=int, default=2,
+                   help="recurrent layers of seq2seq and the stacked cells (not batched, a3tgcn)")
     p.add_argument("-K", "--diffusion-steps", type=int, default=None,
-                   help="diffusion steps K (default 3 batched, 2 seq2seq)")
+                   help="diffusion steps or Chebyshev filter size K (default 3 batched and dcrnn, 2 seq2seq, "
+                   "gconv_gru, gconv_lstm, gc_lstm, agcrn; tgcn and a3tgcn have none)")
     p.add_argument("--curriculum", help="seq2seq curriculum learning (scheduled sampling)", **flag)
     p.add_argument("--cl-decay-steps", type=int, default=2000)
     p.add_argument("--shuffle", help="shuffle the training windows (seeded)",

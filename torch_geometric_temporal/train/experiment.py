@@ -201,7 +201,8 @@ def build_trainer(spec: DatasetSpec, config: RunConfig, data: LoadedData, device
     model = build_model(config.model, data.num_features, spec.num_timesteps_out, hidden_channels=config.hidden,
                         num_layers=config.layers, K=config.diffusion_steps,
                         use_curriculum_learning=bool(config.curriculum),
-                        cl_decay_steps=config.cl_decay_steps).to(device)
+                        cl_decay_steps=config.cl_decay_steps, num_timesteps_in=spec.num_timesteps_in,
+                        num_nodes=data.num_nodes, batch_size=config.batch_size).to(device)
     if ddp:
         from torch.nn.parallel import DistributedDataParallel
 

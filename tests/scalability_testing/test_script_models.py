@@ -1,0 +1,96 @@
+"""``--model`` for every recurrent model through the scripts: base and index
+batching train each to the same per-epoch MAE on (small synthetic)
+Chickenpox, ``metr_la_main.py --model a3tgcn`` runs PGT-I's METR-LA A3TGCN2
+configuration, ``pems_ddp.py`` accepts every model, and the checkpoint
+identity names the model and its hyper-parameters."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from torch_geometric_temporal.train.checkpoint import CheckpointError, load_checkpoint
+from torch_geometric_temporal.train.models import MODEL_NAMES
+from torch_geometric_temporal.train.stats import read_csv
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPTS = ROOT / "scalability_testing"
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(f"_models_script_{name}", SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def small(data_dir, out, *extra):
+    return ["--data-dir", str(data_dir), "--out-dir", str(out), "--batch-size", "8", "--max-batches", "2",
+            "--seed", "3", "-q", "--threads", "1", "--device", "cpu", *extra]
+
+
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_base_and_index_train_every_model_identically(model, chickenpox_path, tmp_path):
+    script = load_script("chicken_pox_main")
+    rows = {}
+    for mode in ("base", "index"):
+        out = tmp_path / mode
+        result = script.main(small(chickenpox_path, out, "--mode", mode, "--model", model, "--epochs", "2",
+                                   "--hidden", "4", "--layers", "1"))
+        stats = read_csv(out / "stats.csv")[0]
+        assert stats["model"] == model and stats["mode"] == mode
+        assert len(result["test"]["mae_per_step"]) == script.SPEC.num_timesteps_out
+        rows[mode] = (read_csv(out / "per_epoch_stats.csv"), stats["test_mae"])
+    (base, base_test), (index, index_test) = rows["base"], rows["index"]
+    assert len(base) == len(index) == 2
+    for b, i in zip(base, index):
+        assert b["train_mae"] == i["train_mae"] and b["val_mae"] == i["val_mae"], (model, b, i)
+    assert base_test == index_test
+    assert base[0]["train_mae"] != base[1]["train_mae"]  # it trained
+
+
+def test_metr_la_a3tgcn_runs_pgti_configuration(metr_la_dir, tmp_path):
+    script = load_script("metr_la_main")
+    out = tmp_path / "a3tgcn"
+    script.main(small(metr_la_dir, out, "--mode", "index", "--model", "a3tgcn", "--epochs", "1"))
+    epochs = read_csv(out / "per_epoch_stats.csv")
+    assert len(epochs) == 1 and float(epochs[0]["train_mae"]) > 0
+    state = load_checkpoint(str(out / "checkpoint.pt"))
+    weights = state["model"]
+    T = script.SPEC.num_timesteps_in
+    assert weights["tgnn._attention"].shape == (T,)  # periods = T_in
+    assert weights["tgnn._base_tgcn.conv_z.lin.weight"].shape == (32, 2)  # A3TGCN2(2 features, 32 channels)
+    assert weights["linear.weight"].shape == (script.SPEC.num_timesteps_out, 32)  # Linear(32, T_out)
+    assert state["identity"]["model"] == "a3tgcn" and state["identity"]["hidden"] is None
+
+
+def test_resume_refuses_another_models_or_hyper_parameters(chickenpox_path, tmp_path):
+    script = load_script("chicken_pox_main")
+    out = tmp_path / "run"
+
+    def argv(model="gconv_gru", epochs=1, *extra):
+        return small(chickenpox_path, out, "--model", model, "--epochs", str(epochs), "--hidden", "4",
+                     "--layers", "1", *extra)
+
+    script.main(argv())
+    with pytest.raises(CheckpointError, match="model: 'gconv_gru' -> 'tgcn'"):
+        script.main(argv("tgcn", 1, "--resume"))
+    for extra, changed in ((("--hidden", "5"), "hidden"), (("--layers", "2"), "layers"), (("-K", "3"), "K")):
+        with pytest.raises(CheckpointError, match=changed):
+            script.main(argv("gconv_gru", 1, *extra, "--resume"))  # the later flag wins
+    script.main(argv("gconv_gru", 2, "--resume"))
+    assert len(read_csv(out / "per_epoch_stats.csv")) == 2
+
+
+def test_bad_model_hyper_parameters_are_one_clear_error(chickenpox_path, tmp_path):
+    script = load_script("chicken_pox_main")
+    with pytest.raises(ValueError, match="tgcn has no K"):
+        script.main(small(chickenpox_path, tmp_path / "k", "--model", "tgcn", "-K", "2", "--epochs", "1"))
+    with pytest.raises(SystemExit):
+        script.main(small(chickenpox_path, tmp_path / "x", "--model", "transformer"))
+
+
+def test_pems_ddp_accepts_every_model():
+    ddp = load_script("pems_ddp")
+    for model in MODEL_NAMES:
+        _, config = ddp.parse_args(["--dataset", "chickenpox", "--model", model, "--device", "cpu"])
+        assert config.model == model
