@@ -94,3 +94,37 @@ def test_pems_ddp_accepts_every_model():
     for model in MODEL_NAMES:
         _, config = ddp.parse_args(["--dataset", "chickenpox", "--model", model, "--device", "cpu"])
         assert config.model == model
+
+
+def test_readme_lists_every_model():
+    readme = (ROOT / "README.md").read_text()
+    assert f"`--model {{{','.join(MODEL_NAMES)}}}`" in readme
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_pems_ddp_trains_other_models_like_one_process(metr_la_dir, tmp_path):
+    pytest.importorskip("distributed")
+    from torch_geometric_temporal.distributed.cluster import close_cluster, start_cluster
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
+    from torch_geometric_temporal.train.experiment import run_experiment
+
+    ddp = load_script("pems_ddp")
+
+    def args(model, out, npar, lr):
+        return ddp.parse_args(["--dataset", "metr-la", "--data-dir", str(metr_la_dir), "--out-dir", str(out),
+                               "-m", "index", "-np", str(npar), "--epochs", "1", "--batch-size", "8",
+                               "--hidden", "4", "--layers", "1", "--model", model, "--lr", lr, "-q",
+                               "--device", "cpu", "--timeout", "120", "--collective-timeout", "30"])
+
+    cluster, client = start_cluster(2, timeout=60)
+    try:
+        # --lr 0: every rank keeps the broadcast initial weights, so the test metrics equal one process's
+        single = run_experiment(*args("a3tgcn", tmp_path / "single", 1, "0"))["test"]
+        result = run_ddp_experiment(*args("a3tgcn", tmp_path / "ddp", 2, "0"), client=client)["test"]
+        assert result["count"] == single["count"] > 0
+        assert result["mae"] == pytest.approx(single["mae"], rel=1e-5)
+        trained = run_ddp_experiment(*args("gconv_lstm", tmp_path / "lstm", 2, "0.01"), client=client)
+        assert [row["epoch"] for row in trained["history"]] == [1] and trained["history"][0]["train_mae"] > 0
+    finally:
+        close_cluster(cluster, client)

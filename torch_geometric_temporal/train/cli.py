@@ -24,7 +24,7 @@ from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.config import KEPT_ON_RESUME, RunConfig
 from torch_geometric_temporal.train.datasets import DatasetSpec
 from torch_geometric_temporal.train.experiment import device_name, run_device, run_experiment
-from torch_geometric_temporal.train.models import MODEL_NAMES
+from torch_geometric_temporal.train.models import MODEL_NAMES, RECURRENT_CELLS
 from torch_geometric_temporal.train.script import ScriptArgumentParser
 
 __all__ = ["str2bool", "device_flag", "build_parser", "parse_args", "make_main"]
@@ -60,7 +60,7 @@ def device_flag(value: str) -> str:
 def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     r"""The command line shared by every script (defaults from ``spec``)."""
     p = ScriptArgumentParser(
-        description=spec.description or f"Train DCRNN on {spec.name}.",
+        description=spec.description or f"Train a recurrent model on {spec.name}.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     flag = dict(type=str2bool, nargs="?", const=True, default=False, metavar="BOOL")
@@ -77,8 +77,8 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=None, help="folder with the raw dataset files")
     p.add_argument("--model", choices=MODEL_NAMES, default="batched",
                    help="batched: PGT-I's per-step BatchedDCRNN; seq2seq: DCRNN encoder-decoder; a3tgcn: PGT-I's "
-                   "METR-LA A3TGCN2 (32 channels) + linear read-out; dcrnn, gconv_gru, gconv_lstm, gc_lstm, tgcn, "
-                   "agcrn: --layers stacked cells + linear read-out of the last hidden state to the horizon "
+                   "METR-LA A3TGCN2 (32 channels) + linear read-out; " + ", ".join(RECURRENT_CELLS) +
+                   ": --layers stacked cells + linear read-out of the last hidden state to the horizon "
                    "(see torch_geometric_temporal.train.models)")
     p.add_argument("--out-dir", default=os.path.join("runs", spec.name),
                    help="where the CSVs and checkpoints go")
@@ -97,8 +97,9 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=2,
                    help="recurrent layers of seq2seq and the stacked cells (not batched, a3tgcn)")
     p.add_argument("-K", "--diffusion-steps", type=int, default=None,
-                   help="diffusion steps or Chebyshev filter size K (default 3 batched and dcrnn, 2 seq2seq, "
-                   "gconv_gru, gconv_lstm, gc_lstm, agcrn; tgcn and a3tgcn have none)")
+                   help="diffusion steps or Chebyshev filter size K (default 3 batched, 2 seq2seq, " +
+                   ", ".join(f"{k} {v}" for k, v in RECURRENT_CELLS.items() if v is not None) + "; a3tgcn, " +
+                   ", ".join(k for k, v in RECURRENT_CELLS.items() if v is None) + " have none)")
     p.add_argument("--curriculum", help="seq2seq curriculum learning (scheduled sampling)", **flag)
     p.add_argument("--cl-decay-steps", type=int, default=2000)
     p.add_argument("--shuffle", help="shuffle the training windows (seeded)",
@@ -150,5 +151,5 @@ def make_main(spec: DatasetSpec) -> Callable[..., Dict[str, Any]]:
         require("psutil", "monitor", "The memory monitor of the training scripts")
         return run_experiment(spec, config, callbacks=callbacks)
 
-    main.__doc__ = f"Train DCRNN on {spec.name}; returns the stats.csv row plus history."
+    main.__doc__ = f"Train --model on {spec.name}; returns the stats.csv row plus history."
     return main
