@@ -7,6 +7,7 @@ import importlib.util
 from pathlib import Path
 
 import pytest
+import torch
 
 from torch_geometric_temporal.train.checkpoint import CheckpointError, load_checkpoint
 from torch_geometric_temporal.train.models import MODEL_NAMES
@@ -128,3 +129,17 @@ def test_pems_ddp_trains_other_models_like_one_process(metr_la_dir, tmp_path):
         assert [row["epoch"] for row in trained["history"]] == [1] and trained["history"][0]["train_mae"] > 0
     finally:
         close_cluster(cluster, client)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("model", MODEL_NAMES)
+def test_every_model_trains_on_the_gpu(model, chickenpox_path, tmp_path):
+    """``-g``: data and model on cuda:0 (initial states, AGCRN's node embeddings, A3TGCN2's attention on the
+    device of the batch)."""
+    script = load_script("chicken_pox_main")
+    args = small(chickenpox_path, tmp_path / "gpu", "--mode", "index", "--model", model, "--epochs", "1",
+                 "--hidden", "4", "--layers", "1")
+    args[args.index("--device") + 1] = "cuda"
+    result = script.main(args + ["-g"])
+    assert result["history"][0]["train_mae"] > 0 and float(result["test_mae"]) > 0
