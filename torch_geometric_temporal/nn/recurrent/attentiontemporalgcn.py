@@ -69,8 +69,9 @@ class _A3TGCNBase(torch.nn.Module):
         G = base._input_parts(X, base._graph(edge_index, edge_weight, N, X.dtype))
         probs = torch.softmax(self._attention, dim=0)
         H_0, H_accum = H, 0
-        for period in range(self.periods):
-            H = base._recur(G[..., period, :], H if self.carry_state else H_0)
+        # unbind, not G[..., period, :]: one gradient for G, not a full-size one per period
+        for period, G_p in enumerate(G.unbind(-2)):
+            H = base._recur(G_p, H if self.carry_state else H_0)
             H_accum = H_accum + probs[period] * H
         return H_accum
 
