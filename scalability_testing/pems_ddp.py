@@ -1,4 +1,4 @@
-r"""DCRNN with PyTorch DDP on Dask workers (PGT-I's ``pems_ddp.py``).
+r"""DCRNN (or any ``--model``) with PyTorch DDP on Dask workers (PGT-I's ``pems_ddp.py``).
 
 One Dask worker per rank (per GPU), ``nthreads=1``. On one machine a
 ``LocalCluster`` on 127.0.0.1 with ``-np`` workers is started::
@@ -42,7 +42,7 @@ SPECS: Dict[str, DatasetSpec] = {name.replace("_", "-"): spec for name, spec in 
 def build_ddp_parser(spec: DatasetSpec):
     r"""The shared single-node parser plus the DDP options."""
     p = build_parser(spec)
-    p.description = "DCRNN trained with PyTorch DDP on Dask workers (one worker per rank)."
+    p.description = "A recurrent model (--model) trained with PyTorch DDP on Dask workers (one worker per rank)."
     for action in p._actions:  # same flag, DDP modes
         if action.dest == "mode":
             action.choices = ("dask", "index", "dask-index")
