@@ -16,9 +16,12 @@ Every model maps an index batch ``X (B, T_in, N, F)`` on one shared graph to
 * ``"a3tgcn"``: PGT-I's METR-LA configuration: one
   :class:`~torch_geometric_temporal.nn.recurrent.A3TGCN2` (32 channels by
   default, ``periods`` = :math:`T_{in}`) then ReLU and
-  ``Linear(hidden, T_out)`` (:class:`A3TGCNForecaster`). PGT-I called it
-  without edge weights; here it gets the run's weighted graph, as every
-  model does. ``layers`` and ``K`` do not apply.
+  ``Linear(hidden, T_out)`` (:class:`A3TGCNForecaster`). Two differences
+  from PGT-I's run: PGT-I called it without edge weights, here it gets the
+  run's weighted graph as every model does; and this package's ``A3TGCN2``
+  carries the hidden state over the periods (the paper) where upstream's
+  fed the initial state to every period (``model.tgnn.carry_state = False``
+  reproduces upstream). ``layers`` and ``K`` do not apply.
 * The recurrent cells of :data:`RECURRENT_CELLS` (``"dcrnn"``,
   ``"gconv_gru"``, ``"gconv_lstm"``, ``"gc_lstm"``, ``"tgcn"``,
   ``"agcrn"``, ``"lrgcn"``, ``"dygrae"``): ``layers`` stacked cells of ``hidden_channels`` units (32 by
