@@ -284,11 +284,11 @@ class BatchedRecurrent(torch.nn.Module):
         outputs = []
         for t0 in range(0, T, chunk):
             parts = cell._input_part(xs[:, t0:t0 + chunk], laplacian)  # (N, L, B, gates out)
-            for t in range(parts.size(1)):
+            for part in parts.unbind(1):  # not parts[:, t]: one gradient of parts, not one per step
                 if c is None:
-                    h = cell._step(parts[:, t], h, laplacian)
+                    h = cell._step(part, h, laplacian)
                 else:
-                    h, c = cell._step(parts[:, t], h, c, laplacian)
+                    h, c = cell._step(part, h, c, laplacian)
                 outputs.append(h)
         out = torch.stack(outputs, 0).permute(2, 0, 1, 3)  # (B, T, N, C)
         return out, (None if c is None else c.transpose(0, 1))
@@ -302,8 +302,8 @@ class BatchedRecurrent(torch.nn.Module):
         G = cell._input_parts(X.permute(0, 2, 3, 1), graph)  # (B, N, T, 3 out)
         h = X.new_zeros(B, N, cell.out_channels) if H is None else H
         outputs = []
-        for t in range(T):
-            h = cell._recur(G[:, :, t], h)
+        for G_t in G.unbind(2):  # not G[:, :, t]: one gradient of G, not a full-size one per step
+            h = cell._recur(G_t, h)
             outputs.append(h)
         return torch.stack(outputs, 1)
 
