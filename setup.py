@@ -1,9 +1,14 @@
 """Scalable PyTorch Geometric Temporal: index-batching, sparse DCRNN and Dask DDP."""
+import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+# One definition of the version: the package's __version__ (above upstream's 0.56.2, so that pip
+# never "upgrades" this fork back to upstream PyTorch Geometric Temporal).
+VERSION = re.search(r'^__version__ = "([^"]+)"', (HERE / "torch_geometric_temporal" / "__init__.py")
+                    .read_text(encoding="utf-8"), re.M).group(1)
 
 # The torch releases the whole test suite has passed on: 2.13.0 (CPU build, what CI
 # installs) and 2.14.1 (CUDA build, run on a CPU). Widen the range only after running
@@ -22,7 +27,7 @@ test = ["pytest>=7.0", "scipy>=1.10"] + monitor + dask + hdf5
 
 setup(
     name="torch-geometric-temporal",
-    version="0.1.0",
+    version=VERSION,
     description=(
         "Scalable PyTorch Geometric Temporal: memory-lean index-batching, "
         "sparse batched DCRNN and Dask-launched DDP training for "

@@ -18,7 +18,7 @@ import torch_geometric_temporal.signal
 from torch_geometric_temporal.dataset import *  # noqa: F401,F403
 from torch_geometric_temporal.signal import *  # noqa: F401,F403
 
-__version__ = "0.1.0"
+__version__ = "0.57.0"
 
 __all__ = [
     "__version__",
