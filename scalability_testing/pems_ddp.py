@@ -54,7 +54,8 @@ def build_ddp_parser(spec: DatasetSpec):
     flag = dict(type=str2bool, nargs="?", const=True, default=False, metavar="BOOL")
     p.add_argument("--dataset", choices=tuple(SPECS), default="pems-bay")
     p.add_argument("--dist", help="connect to a cluster through --scheduler-file instead of starting one", **flag)
-    p.add_argument("--scheduler-file", default="scheduler.json", help="Dask scheduler file (with --dist)")
+    p.add_argument("--scheduler-file", "--dask-cluster-file", dest="scheduler_file", default="scheduler.json",
+                   help="Dask scheduler file (with --dist); --dask-cluster-file is PGT-I's name for it")
     p.add_argument("-np", "--npar", type=int, default=1, help="workers (ranks) per node")
     p.add_argument("--nodes", type=int, default=1, help="nodes (with --dist): ranks = npar * nodes")
     p.add_argument("--blocks-per-rank", type=int, default=4,

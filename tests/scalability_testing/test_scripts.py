@@ -428,3 +428,12 @@ def test_gpu_run_then_resume(chickenpox_path, tmp_path):
                              cwd=str(ROOT))
     assert resumed.returncode == 0, resumed.stderr
     check_outputs(out, epochs=2, gpu=True)
+
+
+def test_pems_ddp_takes_pgti_dask_cluster_file():
+    """PGT-I's example passes --dask-cluster-file; it names the scheduler file."""
+    ddp = load_script("pems_ddp")
+    _, config = ddp.parse_args(["--dataset", "chickenpox", "--dist", "--dask-cluster-file", "cluster.json"])
+    assert config.scheduler_file == "cluster.json" and config.dist
+    _, config = ddp.parse_args(["--dataset", "chickenpox", "--scheduler-file", "s.json"])
+    assert config.scheduler_file == "s.json"
