@@ -3,10 +3,22 @@ from torch_geometric_temporal.signal.static_graph_temporal_signal import StaticG
 from torch_geometric_temporal.signal.static_graph_temporal_signal_batch import (
     StaticGraphTemporalSignalBatch,
 )
+from torch_geometric_temporal.signal.dynamic_graph_temporal_signal import DynamicGraphTemporalSignal
+from torch_geometric_temporal.signal.dynamic_graph_temporal_signal_batch import (
+    DynamicGraphTemporalSignalBatch,
+)
+from torch_geometric_temporal.signal.dynamic_graph_static_signal import DynamicGraphStaticSignal
+from torch_geometric_temporal.signal.dynamic_graph_static_signal_batch import (
+    DynamicGraphStaticSignalBatch,
+)
 from torch_geometric_temporal.signal.train_test_split import temporal_signal_split
 
 __all__ = [
     "StaticGraphTemporalSignal",
     "StaticGraphTemporalSignalBatch",
+    "DynamicGraphTemporalSignal",
+    "DynamicGraphTemporalSignalBatch",
+    "DynamicGraphStaticSignal",
+    "DynamicGraphStaticSignalBatch",
     "temporal_signal_split",
 ]

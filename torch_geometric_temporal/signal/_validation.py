@@ -78,3 +78,103 @@ def to_tensor(value: Any) -> Optional[torch.Tensor]:
     if np.issubdtype(array.dtype, np.integer) or array.dtype == np.bool_:
         return torch.tensor(array, dtype=torch.long)
     return torch.tensor(array, dtype=torch.float)
+
+
+def as_array(value: Any, what: str) -> Optional[np.ndarray]:
+    r"""``np.asarray(value)`` with a clear ValueError for ragged (inhomogeneous)
+    nested lists; ``None`` and tensors pass through unchanged.
+
+    Args:
+        value (array-like, optional): the array to convert.
+        what (str): how to name the value in the error message.
+    """
+    if value is None or isinstance(value, torch.Tensor):
+        return value
+    try:
+        return np.asarray(value)
+    except ValueError as error:
+        raise ValueError(
+            f"{what} is ragged (its rows differ in length) and cannot form an array: {error}"
+        ) from None
+
+
+def check_snapshot_counts(**sequences: Any) -> int:
+    r"""Check that every keyword argument is a sequence with one entry per
+    snapshot, all of the same length, and return that length.
+
+    The first keyword sets the expected count; error messages name the
+    offending argument.
+    """
+    count = None
+    first = None
+    for name, sequence in sequences.items():
+        if sequence is None or isinstance(sequence, (str, bytes)) or not hasattr(sequence, "__len__"):
+            raise ValueError(
+                f"{name} must be a sequence with one entry (array or None) per snapshot, "
+                f"got {type(sequence).__name__}."
+            )
+        if count is None:
+            count, first = len(sequence), name
+        elif len(sequence) != count:
+            raise ValueError(
+                f"{name} has {len(sequence)} snapshots but {first} has {count}; "
+                "pass one entry per snapshot."
+            )
+    return 0 if count is None else count
+
+
+def check_dynamic_edges(
+    edge_indices: Sequence[Any], edge_weights: Sequence[Any], num_nodes: Sequence[Optional[int]]
+) -> None:
+    r"""Validate per-snapshot edge lists and weights (see :func:`check_edges`)
+    and that edge endpoints index existing nodes.
+
+    Args:
+        edge_indices (Sequence of np.ndarray or None): ``(2, E_t)`` per snapshot.
+        edge_weights (Sequence of np.ndarray or None): ``(E_t,)`` per snapshot.
+        num_nodes (Sequence of int or None): node count of each snapshot, ``None``
+            when unknown (no range check).
+    """
+    for t, (edge_index, edge_weight, nodes) in enumerate(zip(edge_indices, edge_weights, num_nodes)):
+        edge_index = as_array(edge_index, f"edge_indices[{t}]")
+        edge_weight = as_array(edge_weight, f"edge_weights[{t}]")
+        if isinstance(edge_index, torch.Tensor):
+            edge_index = edge_index.detach().cpu().numpy()
+        if isinstance(edge_weight, torch.Tensor):
+            edge_weight = edge_weight.detach().cpu().numpy()
+        try:
+            check_edges(edge_index, edge_weight)
+        except ValueError as error:
+            raise ValueError(f"snapshot {t}: {error}") from None
+        if edge_index is not None and nodes is not None and edge_index.size:
+            if edge_index.max() >= nodes:
+                raise ValueError(
+                    f"snapshot {t}: edge_index refers to node {int(edge_index.max())} but the "
+                    f"features have {nodes} nodes; edge ids must be in 0..{nodes - 1}."
+                )
+
+
+def check_batch_vector(batch: Any, num_nodes: Optional[int], where: str) -> None:
+    r"""Check a node-to-graph assignment vector: shape ``(N,)`` with one graph
+    id per node when the node count ``num_nodes`` is known."""
+    if batch is None:
+        return
+    batch = as_array(batch, where)
+    if batch.ndim != 1:
+        raise ValueError(f"{where} must have shape (N,), got {tuple(batch.shape)}.")
+    if num_nodes is not None and batch.shape[0] != num_nodes:
+        raise ValueError(
+            f"{where} assigns {batch.shape[0]} nodes but the features have {num_nodes}; "
+            "pass one graph id per node."
+        )
+
+
+def num_rows(feature: Any, what: str) -> Optional[int]:
+    r"""Number of nodes (rows) of a feature matrix, ``None`` for ``None``;
+    ValueError for ragged or 0-dimensional input."""
+    feature = as_array(feature, what)
+    if feature is None:
+        return None
+    if feature.ndim == 0:
+        raise ValueError(f"{what} must have shape (N, ...) with one row per node, got a scalar.")
+    return int(feature.shape[0])
