@@ -11,6 +11,24 @@ from torch_geometric_temporal.signal.dynamic_graph_static_signal import DynamicG
 from torch_geometric_temporal.signal.dynamic_graph_static_signal_batch import (
     DynamicGraphStaticSignalBatch,
 )
+from torch_geometric_temporal.signal.static_hetero_graph_temporal_signal import (
+    StaticHeteroGraphTemporalSignal,
+)
+from torch_geometric_temporal.signal.static_hetero_graph_temporal_signal_batch import (
+    StaticHeteroGraphTemporalSignalBatch,
+)
+from torch_geometric_temporal.signal.dynamic_hetero_graph_temporal_signal import (
+    DynamicHeteroGraphTemporalSignal,
+)
+from torch_geometric_temporal.signal.dynamic_hetero_graph_temporal_signal_batch import (
+    DynamicHeteroGraphTemporalSignalBatch,
+)
+from torch_geometric_temporal.signal.dynamic_hetero_graph_static_signal import (
+    DynamicHeteroGraphStaticSignal,
+)
+from torch_geometric_temporal.signal.dynamic_hetero_graph_static_signal_batch import (
+    DynamicHeteroGraphStaticSignalBatch,
+)
 from torch_geometric_temporal.signal.train_test_split import temporal_signal_split
 
 __all__ = [
@@ -20,5 +38,11 @@ __all__ = [
     "DynamicGraphTemporalSignalBatch",
     "DynamicGraphStaticSignal",
     "DynamicGraphStaticSignalBatch",
+    "StaticHeteroGraphTemporalSignal",
+    "StaticHeteroGraphTemporalSignalBatch",
+    "DynamicHeteroGraphTemporalSignal",
+    "DynamicHeteroGraphTemporalSignalBatch",
+    "DynamicHeteroGraphStaticSignal",
+    "DynamicHeteroGraphStaticSignalBatch",
     "temporal_signal_split",
 ]
