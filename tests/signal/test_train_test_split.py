@@ -79,3 +79,39 @@ def test_sequence_without_snapshot_count_splits_by_len():
     train, test = temporal_signal_split(list(range(10)), 0.7)
     assert train == list(range(7)) and test == [7, 8, 9]
 
+
+def test_discrete_signal_alias_names_all_twelve_classes():
+    members = typing.get_args(split_module.Discrete_Signal)
+    assert len(members) == 12
+    names = {cls.__name__ for cls in members}
+    assert {"DynamicGraphTemporalSignal", "DynamicHeteroGraphStaticSignalBatch",
+            "StaticHeteroGraphTemporalSignal"} <= names
+    for cls in members:
+        assert getattr(signal_package, cls.__name__) is cls
+
+
+# upstream 0.56.2's values of the aliases its star imports leave in
+# torch_geometric_temporal.signal (the last module's definition of each name)
+UPSTREAM_PACKAGE_ALIASES = {
+    "Additional_Features": "typing.Sequence[typing.Optional[typing.Dict[str, numpy.ndarray]]]",
+    "Batches": "typing.Sequence[typing.Optional[typing.Dict[str, numpy.ndarray]]]",
+    "Edge_Index": "typing.Optional[typing.Dict[typing.Tuple[str, str, str], numpy.ndarray]]",
+    "Edge_Indices": "typing.Sequence[typing.Optional[typing.Dict[typing.Tuple[str, str, str], numpy.ndarray]]]",
+    "Edge_Weight": "typing.Optional[typing.Dict[typing.Tuple[str, str, str], numpy.ndarray]]",
+    "Edge_Weights": "typing.Sequence[typing.Optional[typing.Dict[typing.Tuple[str, str, str], numpy.ndarray]]]",
+    "Node_Feature": "typing.Optional[typing.Dict[str, numpy.ndarray]]",
+    "Node_Features": "typing.Sequence[typing.Optional[typing.Dict[str, numpy.ndarray]]]",
+    "Targets": "typing.Sequence[typing.Optional[typing.Dict[str, numpy.ndarray]]]",
+}
+
+
+def test_package_level_aliases_as_upstream():
+    import torch_geometric_temporal
+
+    for name, value in UPSTREAM_PACKAGE_ALIASES.items():
+        assert str(getattr(signal_package, name)) == value, name
+        assert getattr(torch_geometric_temporal, name) is getattr(signal_package, name)
+    assert signal_package.Discrete_Signal is split_module.Discrete_Signal
+    namespace = {}
+    exec("from torch_geometric_temporal.signal import *", namespace)
+    assert {"Discrete_Signal", "temporal_signal_split", *UPSTREAM_PACKAGE_ALIASES} <= set(namespace)

@@ -29,7 +29,23 @@ from torch_geometric_temporal.signal.dynamic_hetero_graph_static_signal import (
 from torch_geometric_temporal.signal.dynamic_hetero_graph_static_signal_batch import (
     DynamicHeteroGraphStaticSignalBatch,
 )
-from torch_geometric_temporal.signal.train_test_split import temporal_signal_split
+from torch_geometric_temporal.signal.train_test_split import Discrete_Signal, temporal_signal_split
+
+# Upstream's star imports also leave the modules' type aliases here (for each
+# name, the definition of the last module imported); the same values:
+from torch_geometric_temporal.signal.static_hetero_graph_temporal_signal_batch import (  # noqa: E402
+    Edge_Index,
+    Edge_Weight,
+    Node_Features,
+)
+from torch_geometric_temporal.signal.dynamic_hetero_graph_static_signal_batch import (  # noqa: E402
+    Additional_Features,
+    Batches,
+    Edge_Indices,
+    Edge_Weights,
+    Node_Feature,
+    Targets,
+)
 
 __all__ = [
     "StaticGraphTemporalSignal",
@@ -45,4 +61,14 @@ __all__ = [
     "DynamicHeteroGraphStaticSignal",
     "DynamicHeteroGraphStaticSignalBatch",
     "temporal_signal_split",
+    "Discrete_Signal",
+    "Edge_Index",
+    "Edge_Weight",
+    "Edge_Indices",
+    "Edge_Weights",
+    "Node_Feature",
+    "Node_Features",
+    "Targets",
+    "Batches",
+    "Additional_Features",
 ]
