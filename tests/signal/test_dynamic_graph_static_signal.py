@@ -108,3 +108,10 @@ def test_batch_signal():
         DynamicGraphStaticSignalBatch(
             edge_indices, edge_weights, feature, targets, [np.zeros(3, dtype=int)] + batches[1:]
         )
+
+
+def test_snapshot_without_edges():
+    signal = DynamicGraphStaticSignal([np.array([]), np.array([[0], [1]])], [None, None],
+                                      np.zeros((2, 1)), [np.zeros(2)] * 2)
+    assert signal[0].edge_index.shape == (2, 0) and signal[0].edge_index.dtype == torch.long
+    assert signal[1].edge_index.shape == (2, 1)

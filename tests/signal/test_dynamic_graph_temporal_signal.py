@@ -149,3 +149,16 @@ def test_batch_signal():
             edge_indices, edge_weights, features, targets,
             [batches[0], np.array([0, 1])] + batches[2:],
         )
+
+
+def test_snapshot_without_edges():
+    # an empty edge list, as ``np.array([])`` or ``(2, 0)``, gives PyG's empty (2, 0) edge_index
+    signal = DynamicGraphTemporalSignal(
+        [np.array([]), np.zeros((2, 0), dtype=np.int64), np.array([[0], [1]])],
+        [np.array([]), np.array([]), np.array([0.5])],
+        [np.zeros((2, 1))] * 3, [np.zeros(2)] * 3,
+    )
+    for t in (0, 1):
+        assert signal[t].edge_index.dtype == torch.long and signal[t].edge_index.shape == (2, 0)
+        assert signal[t].edge_attr.shape == (0,)
+    assert signal[2].edge_index.shape == (2, 1)

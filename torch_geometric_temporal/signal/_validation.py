@@ -142,6 +142,9 @@ def check_dynamic_edges(
             edge_index = edge_index.detach().cpu().numpy()
         if isinstance(edge_weight, torch.Tensor):
             edge_weight = edge_weight.detach().cpu().numpy()
+        if edge_index is not None and edge_index.size == 0:
+            # a snapshot without edges, e.g. ``np.array([])``: the empty (2, 0) list
+            edge_index = edge_index.reshape(2, 0).astype(np.int64)
         try:
             check_edges(edge_index, edge_weight)
         except ValueError as error:

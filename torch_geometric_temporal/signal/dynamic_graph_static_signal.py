@@ -11,7 +11,7 @@ from torch_geometric_temporal.signal._validation import (
     num_rows,
     to_tensor,
 )
-from torch_geometric_temporal.signal.dynamic_graph_temporal_signal import _float, _long
+from torch_geometric_temporal.signal.dynamic_graph_temporal_signal import _edge_index, _float
 
 Edge_Indices = Sequence[Union[np.ndarray, None]]
 Edge_Weights = Sequence[Union[np.ndarray, None]]
@@ -79,7 +79,7 @@ class DynamicGraphStaticSignal(SignalBase):
         check_dynamic_edges(self.edge_indices, self.edge_weights, [nodes] * self.snapshot_count)
 
     def _get_edge_index(self, time_index: int) -> Optional[torch.LongTensor]:
-        return _long(self.edge_indices[time_index])
+        return _edge_index(self.edge_indices[time_index])
 
     def _get_edge_weight(self, time_index: int) -> Optional[torch.FloatTensor]:
         return _float(self.edge_weights[time_index])

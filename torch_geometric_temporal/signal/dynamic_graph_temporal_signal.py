@@ -26,6 +26,14 @@ def _long(value: Any) -> Optional[torch.Tensor]:
                            dtype=torch.long)
 
 
+def _edge_index(value: Any) -> Optional[torch.Tensor]:
+    # an empty edge list of any shape (e.g. ``np.array([])``) becomes PyG's (2, 0)
+    edge_index = _long(value)
+    if edge_index is not None and edge_index.numel() == 0:
+        return edge_index.reshape(2, 0)
+    return edge_index
+
+
 def _float(value: Any) -> Optional[torch.Tensor]:
     if value is None:
         return None
@@ -94,7 +102,7 @@ class DynamicGraphTemporalSignal(SignalBase):
         check_dynamic_edges(self.edge_indices, self.edge_weights, nodes)
 
     def _get_edge_index(self, time_index: int) -> Optional[torch.LongTensor]:
-        return _long(self.edge_indices[time_index])
+        return _edge_index(self.edge_indices[time_index])
 
     def _get_edge_weight(self, time_index: int) -> Optional[torch.FloatTensor]:
         return _float(self.edge_weights[time_index])
