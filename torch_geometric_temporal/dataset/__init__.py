@@ -16,6 +16,7 @@ from torch_geometric_temporal.dataset.samplers import (
 )
 from torch_geometric_temporal.dataset.index_batching import IndexDataset, add_time_of_day, materialize_windows
 from torch_geometric_temporal.dataset.chickenpox import ChickenpoxDatasetLoader
+from torch_geometric_temporal.dataset.pedalme import PedalMeDatasetLoader
 from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
 from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
 from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
@@ -25,6 +26,7 @@ from torch_geometric_temporal.dataset.loader_base import LoadedData, SplitLoader
 
 __all__ = [
     "ChickenpoxDatasetLoader",
+    "PedalMeDatasetLoader",
     "WindmillOutputLargeDatasetLoader",
     "METRLADatasetLoader",
     "PemsBayDatasetLoader",
