@@ -17,6 +17,7 @@ from torch_geometric_temporal.dataset.samplers import (
 from torch_geometric_temporal.dataset.index_batching import IndexDataset, add_time_of_day, materialize_windows
 from torch_geometric_temporal.dataset.chickenpox import ChickenpoxDatasetLoader
 from torch_geometric_temporal.dataset.pedalme import PedalMeDatasetLoader
+from torch_geometric_temporal.dataset.encovid import EnglandCovidDatasetLoader
 from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
 from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
 from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
@@ -27,6 +28,7 @@ from torch_geometric_temporal.dataset.loader_base import LoadedData, SplitLoader
 __all__ = [
     "ChickenpoxDatasetLoader",
     "PedalMeDatasetLoader",
+    "EnglandCovidDatasetLoader",
     "WindmillOutputLargeDatasetLoader",
     "METRLADatasetLoader",
     "PemsBayDatasetLoader",
