@@ -18,6 +18,7 @@ from torch_geometric_temporal.dataset.index_batching import IndexDataset, add_ti
 from torch_geometric_temporal.dataset.chickenpox import ChickenpoxDatasetLoader
 from torch_geometric_temporal.dataset.pedalme import PedalMeDatasetLoader
 from torch_geometric_temporal.dataset.encovid import EnglandCovidDatasetLoader
+from torch_geometric_temporal.dataset.montevideo_bus import MontevideoBusDatasetLoader
 from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
 from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
 from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
@@ -29,6 +30,7 @@ __all__ = [
     "ChickenpoxDatasetLoader",
     "PedalMeDatasetLoader",
     "EnglandCovidDatasetLoader",
+    "MontevideoBusDatasetLoader",
     "WindmillOutputLargeDatasetLoader",
     "METRLADatasetLoader",
     "PemsBayDatasetLoader",
