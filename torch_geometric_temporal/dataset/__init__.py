@@ -19,6 +19,7 @@ from torch_geometric_temporal.dataset.chickenpox import ChickenpoxDatasetLoader
 from torch_geometric_temporal.dataset.pedalme import PedalMeDatasetLoader
 from torch_geometric_temporal.dataset.encovid import EnglandCovidDatasetLoader
 from torch_geometric_temporal.dataset.montevideo_bus import MontevideoBusDatasetLoader
+from torch_geometric_temporal.dataset.twitter_tennis import TwitterTennisDatasetLoader
 from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
 from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
 from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
@@ -31,6 +32,7 @@ __all__ = [
     "PedalMeDatasetLoader",
     "EnglandCovidDatasetLoader",
     "MontevideoBusDatasetLoader",
+    "TwitterTennisDatasetLoader",
     "WindmillOutputLargeDatasetLoader",
     "METRLADatasetLoader",
     "PemsBayDatasetLoader",
