@@ -1,9 +1,10 @@
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import numpy as np
 import torch
 
 from torch_geometric_temporal._pyg import pyg
+from torch_geometric_temporal.signal._base import SignalBase
 from torch_geometric_temporal.signal._validation import (
     check_edges,
     check_lengths,
@@ -18,7 +19,7 @@ Targets = Sequence[Optional[np.ndarray]]
 Additional_Features = Sequence[np.ndarray]
 
 
-class StaticGraphTemporalSignal:
+class StaticGraphTemporalSignal(SignalBase):
     r"""A data iterator object to contain a static graph with a dynamically
     changing constant time difference temporal feature set (multiple signals).
     The node labels (target) are also temporal. The iterator returns a single
@@ -105,34 +106,3 @@ class StaticGraphTemporalSignal:
             y=self._get_target(time_index),
             **self._get_additional_features(time_index),
         )
-
-    def __getitem__(self, time_index: Union[int, slice]):
-        if isinstance(time_index, slice):
-            return self._slice(time_index)
-        if not isinstance(time_index, (int, np.integer)):
-            raise TypeError(
-                f"snapshot index must be an int or a slice, got {type(time_index).__name__}."
-            )
-        if not -self.snapshot_count <= time_index < self.snapshot_count:
-            raise IndexError(
-                f"snapshot index {time_index} out of range for {self.snapshot_count} snapshots."
-            )
-        return self._snapshot(int(time_index) % self.snapshot_count)
-
-    def __len__(self) -> int:
-        return self.snapshot_count
-
-    def __next__(self):
-        if self.t < self.snapshot_count:
-            snapshot = self[self.t]
-            self.t = self.t + 1
-            return snapshot
-        self.t = 0
-        raise StopIteration
-
-    def __iter__(self):
-        self.t = 0
-        return self
-
-    def __repr__(self) -> str:
-        return f"{self.__class__.__name__}(snapshot_count={self.snapshot_count})"

@@ -112,7 +112,8 @@ def _to(obj: Any, device) -> Any:
 
 def _load_failure(exc: BaseException) -> str:
     r"""What :func:`torch.load` refused, without torch's advice to retry
-    with ``weights_only=False`` (which would run the file's code)."""
+    with the weights-only unpickler turned off (which would run the file's
+    code): this package never loads a checkpoint that way."""
     text = str(exc)
     marker = "WeightsUnpickler error:"
     if marker in text:
