@@ -231,3 +231,55 @@ def test_derived_path_falls_back_to_the_cache_for_read_only_folders(tmp_path, mo
     cached = _files.derived_path(data, "metr_la", "x.npy")
     assert cached.parent.parent == tmp_path / "cache" / "torch_geometric_temporal" / "derived"
     assert cached.parent.name.startswith("metr_la-") and cached.name == "x.npy"
+
+
+def _lookup_env(monkeypatch, tmp_path, data_dir_env: bool):
+    """cwd, $PGT_DATA_DIR and the cache in separate folders under tmp_path."""
+    cwd, env, cache = tmp_path / "cwd", tmp_path / "env", tmp_path / "xdg"
+    for folder in (cwd, env, cache):
+        folder.mkdir()
+    monkeypatch.chdir(cwd)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    if data_dir_env:
+        monkeypatch.setenv("PGT_DATA_DIR", str(env))
+    else:
+        monkeypatch.delenv("PGT_DATA_DIR", raising=False)
+    return (env / "ds", cwd / "data", cache / "torch_geometric_temporal" / "ds")
+
+
+def _put(folder: Path, *names: str) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (folder / name).write_bytes(b"x")
+
+
+@pytest.mark.parametrize("data_dir_env", [True, False])
+def test_resolve_data_dir_lookup_order(monkeypatch, tmp_path, data_dir_env):
+    env, cwd_data, cache = _lookup_env(monkeypatch, tmp_path, data_dir_env)
+    files = ["a.zip", ("b.pkl", "b.h5")]
+    download_to = env if data_dir_env else cache
+    assert resolve_data_dir(None, "ds", files) == download_to  # nothing anywhere
+    _put(cache, "a.zip")
+    assert resolve_data_dir(None, "ds", files) == cache
+    _put(cwd_data, "b.pkl")  # half a pair does not count
+    assert resolve_data_dir(None, "ds", files) == cache
+    _put(cwd_data, "b.h5")  # upstream's ./data before the cache
+    assert resolve_data_dir(None, "ds", files) == cwd_data
+    _put(env, "a.zip")  # $PGT_DATA_DIR/<name> first, when set
+    assert resolve_data_dir(None, "ds", files) == (env if data_dir_env else cwd_data)
+    assert resolve_data_dir("elsewhere", "ds", files) == tmp_path / "cwd" / "elsewhere"
+    assert resolve_data_dir(None, "ds") == download_to  # no files named: where downloads go
+    expected = ([env] if data_dir_env else []) + [cwd_data, cache]
+    assert _files.searched_dirs(None, "ds") == expected
+
+
+def test_missing_file_error_lists_every_folder(monkeypatch, tmp_path):
+    env, cwd_data, cache = _lookup_env(monkeypatch, tmp_path, True)
+    url = "https://example.org/a.zip"
+    folder = resolve_data_dir(None, "ds", ["a.zip"])
+    with pytest.raises(FileNotFoundError) as info:
+        fetch(folder / "a.zip", url, download=False, searched=_files.searched_dirs(None, "ds"))
+    message = str(info.value)
+    for place in (env, cwd_data, cache):
+        assert str(place) in message
+    assert url in message and "'a.zip'" in message

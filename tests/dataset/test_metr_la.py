@@ -54,6 +54,17 @@ def test_default_dir_honours_env(metr_la_dir, monkeypatch, tmp_path_factory):
     assert METRLADatasetLoader().raw_data_dir == root / "metr_la"
 
 
+def test_default_dir_is_upstreams_cwd_data(metr_la_dir, monkeypatch, tmp_path_factory):
+    """Upstream reads ``os.path.join(os.getcwd(), "data")``: files there load
+    without raw_data_dir (they raised FileNotFoundError before)."""
+    cwd = tmp_path_factory.mktemp("cwd")
+    (cwd / "data").mkdir()
+    os.replace(metr_la_dir / "METR-LA.zip", cwd / "data" / "METR-LA.zip")
+    monkeypatch.chdir(cwd)
+    loader = METRLADatasetLoader()
+    assert loader.raw_data_dir == cwd / "data" and loader.read_data().shape == (300, 8, 2)
+
+
 def test_index_base_and_signal_agree_window_for_window(metr_la_dir):
     loader = METRLADatasetLoader(raw_data_dir=metr_la_dir)
     kwargs = dict(num_timesteps_in=5, num_timesteps_out=3, batch_size=7, shuffle=True, seed=11)

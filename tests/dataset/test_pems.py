@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from torch_geometric_temporal.dataset import PemsDatasetLoader
+from torch_geometric_temporal.dataset import PemsDatasetLoader, synthetic
 from torch_geometric_temporal.dataset.pems import URLS
 
 pytest.importorskip("tables")
@@ -32,3 +32,17 @@ def test_missing_offline(tmp_path):
         PemsDatasetLoader(raw_data_dir=tmp_path)
     assert "pems_cali_adj_mat.pkl" in str(info.value)
     assert URLS["pems_cali_adj_mat.pkl"] in str(info.value)
+
+
+def test_pgti_file_names(tmp_path):
+    """PGT-I's ``adj_mx_pems.pkl`` + ``pems.h5`` load like upstream's names."""
+    synthetic.write_dcrnn_hdf5(tmp_path, "adj_mx_pems.pkl", "pems.h5", num_timesteps=60,
+                               num_nodes=5, seed=3)
+    loader = PemsDatasetLoader(raw_data_dir=tmp_path)
+    assert loader.adj_path.name == "adj_mx_pems.pkl" and loader.speed_path.name == "pems.h5"
+    assert loader.read_data().shape == (60, 5, 2)
+
+
+def test_missing_offline_names_pgti_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"'adj_mx_pems.pkl' \+ 'pems.h5'"):
+        PemsDatasetLoader(raw_data_dir=tmp_path)

@@ -160,3 +160,21 @@ def test_directory_instead_of_the_speed_file(tmp_path):
     (tmp_path / "pems_AllLA_speed.h5").mkdir()
     with pytest.raises(IsADirectoryError, match=r"pems_AllLA_speed\.h5 is a directory"):
         PemsAllLADatasetLoader(raw_data_dir=tmp_path, download=True)
+
+
+@pytest.mark.parametrize("adj_name", ["adj_mx_pems-all-la.pkl", "adj_mx_all_la.pkl"])
+def test_pgti_file_names(tmp_path, adj_name):
+    """PGT-I's ``pems-all-la.h5`` with either of its adjacency names loads."""
+    synthetic.write_dcrnn_hdf5(tmp_path, adj_name, "pems-all-la.h5", num_timesteps=60,
+                               num_nodes=4, seed=2)
+    loader = PemsAllLADatasetLoader(raw_data_dir=tmp_path)
+    assert (loader.adj_path.name, loader.speed_path.name) == (adj_name, "pems-all-la.h5")
+    assert loader.read_data().shape == (60, 4, 2)
+
+
+def test_pgti_names_found_in_cwd_data(tmp_path, monkeypatch):
+    """Without raw_data_dir, PGT-I's files in upstream's ./data are found."""
+    monkeypatch.chdir(tmp_path)
+    synthetic.write_dcrnn_hdf5(tmp_path / "data", "adj_mx_all_la.pkl", "pems-all-la.h5",
+                               num_timesteps=40, num_nodes=3, seed=1)
+    assert PemsAllLADatasetLoader().raw_data_dir == tmp_path / "data"

@@ -37,11 +37,13 @@ OFFLINE_ENV = "PGT_OFFLINE"
 
 
 def default_data_dir(name: str) -> Path:
-    r"""The default folder for the raw files of dataset :obj:`name`.
+    r"""The folder where missing raw files of dataset :obj:`name` are
+    downloaded to.
 
     ``$PGT_DATA_DIR/<name>`` when :obj:`PGT_DATA_DIR` is set, else
     ``$XDG_CACHE_HOME/torch_geometric_temporal/<name>`` (``~/.cache`` when
-    :obj:`XDG_CACHE_HOME` is unset). Never the working directory.
+    :obj:`XDG_CACHE_HOME` is unset). Never the working directory (files
+    already in upstream's ``./data`` are found by :func:`resolve_data_dir`).
 
     Args:
         name (str): the dataset's folder name, e.g. ``"metr_la"``.
@@ -59,12 +61,62 @@ def cache_root() -> Path:
     return Path(cache).expanduser().resolve() / "torch_geometric_temporal"
 
 
-def resolve_data_dir(raw_data_dir: Optional[PathLike], name: str) -> Path:
-    r"""Absolute folder from a user's :obj:`raw_data_dir` (absolute or
-    relative to the working directory), or :func:`default_data_dir`."""
-    if raw_data_dir is None:
-        return default_data_dir(name)
-    return Path(raw_data_dir).expanduser().resolve()
+#: What a dataset needs in one folder: alternatives, each one file name or a
+#: tuple of names that must all be present (e.g. ``["METR-LA.zip",
+#: ("adj_mat.npy", "node_values.npy")]``).
+FileAlternatives = Sequence[Union[str, Sequence[str]]]
+
+
+def searched_dirs(raw_data_dir: Optional[PathLike], name: str) -> List[Path]:
+    r"""The folders a loader looks in, in order: :obj:`raw_data_dir` alone
+    when given (absolute or relative to the working directory), else
+    ``$PGT_DATA_DIR/<name>`` (when :obj:`PGT_DATA_DIR` is set), upstream's
+    default ``os.path.join(os.getcwd(), "data")``, and
+    ``~/.cache/torch_geometric_temporal/<name>`` (see :func:`cache_root`).
+
+    Args:
+        raw_data_dir (str or Path, optional): the user's folder.
+        name (str): the dataset's folder name, e.g. ``"metr_la"``.
+    """
+    if raw_data_dir is not None:
+        return [Path(raw_data_dir).expanduser().resolve()]
+    dirs = [default_data_dir(name)] if os.environ.get(DATA_DIR_ENV) else []
+    dirs += [Path(os.getcwd(), "data").resolve(), cache_root() / name]
+    return list(dict.fromkeys(dirs))
+
+
+def _holds(folder: Path, files: FileAlternatives) -> bool:
+    for alternative in files:
+        names = [alternative] if isinstance(alternative, str) else list(alternative)
+        if names and all((folder / n).is_file() for n in names):
+            return True
+    return False
+
+
+def resolve_data_dir(raw_data_dir: Optional[PathLike], name: str,
+                     files: FileAlternatives = ()) -> Path:
+    r"""The absolute folder of dataset :obj:`name`'s raw files.
+
+    :obj:`raw_data_dir` when given. Otherwise the first of
+    :func:`searched_dirs` (``$PGT_DATA_DIR/<name>``, ``./data``, the cache
+    folder) that holds one complete alternative of :obj:`files`; when none
+    does (or :obj:`files` is empty), :func:`default_data_dir`, where a
+    download goes (never ``./data``). A loader passes the same
+    :func:`searched_dirs` to :func:`fetch` so that its error lists every
+    folder looked in.
+
+    Args:
+        raw_data_dir (str or Path, optional): the user's folder.
+        name (str): the dataset's folder name, e.g. ``"metr_la"``.
+        files (sequence): what the dataset needs in one folder: each item a
+            file name or a tuple of names that must all be present.
+    """
+    if raw_data_dir is not None:
+        return Path(raw_data_dir).expanduser().resolve()
+    for folder in searched_dirs(None, name) if files else ():
+        if _holds(folder, files):
+            return folder
+    return default_data_dir(name)
 
 
 def downloads_allowed(download: Optional[bool]) -> bool:
@@ -97,15 +149,19 @@ def verify_sha256(path: PathLike, expected: Optional[str]) -> None:
         )
 
 
-def missing_file_error(path: Path, url: Optional[str], why: str = "") -> FileNotFoundError:
-    r"""A :class:`FileNotFoundError` naming the file, its folder and the URL."""
+def missing_file_error(path: Path, url: Optional[str], why: str = "",
+                       searched: Sequence[PathLike] = ()) -> FileNotFoundError:
+    r"""A :class:`FileNotFoundError` naming the file, its folder, the URL and
+    every folder in :obj:`searched` (see :func:`searched_dirs`)."""
     where = f"Download it from {url} and save it as {path.name!r} in {str(path.parent)!r}" if url \
         else f"Place {path.name!r} in {str(path.parent)!r}"
     reason = f" ({why})" if why else ""
+    places = [str(p) for p in searched if Path(p) != path.parent]
+    looked = f" Also looked in {places}." if places else ""
     return FileNotFoundError(
-        f"Dataset file {str(path)!r} is missing{reason}. {where}, or pass "
-        f"raw_data_dir=<folder holding it> (default folder: ${DATA_DIR_ENV}/<dataset> or "
-        f"~/.cache/torch_geometric_temporal/<dataset>)."
+        f"Dataset file {str(path)!r} is missing{reason}.{looked} {where}, or pass "
+        f"raw_data_dir=<folder holding it> (without it: ${DATA_DIR_ENV}/<dataset> when set, "
+        f"else ./data, else ~/.cache/torch_geometric_temporal/<dataset>)."
     )
 
 
@@ -130,7 +186,7 @@ def is_present(path: PathLike) -> bool:
 
 
 def fetch(path: Path, url: Optional[str], download: Optional[bool],
-          sha256: Optional[str] = None) -> Path:
+          sha256: Optional[str] = None, searched: Sequence[PathLike] = ()) -> Path:
     r"""Return :obj:`path`, downloading it from :obj:`url` first when it is
     missing and downloads are allowed (:func:`downloads_allowed`).
 
@@ -139,13 +195,14 @@ def fetch(path: Path, url: Optional[str], download: Optional[bool],
 
     Raises:
         FileNotFoundError: the file is missing and cannot be downloaded; the
-            message names the file, the folder and the URL.
+            message names the file, the folder, the URL and the other folders
+            in :obj:`searched` (those :func:`resolve_data_dir` looked in).
     """
     path = Path(path)
     if is_present(path):
         return path
     if url is None or not downloads_allowed(download):
-        raise missing_file_error(path, url, "downloads are disabled" if url else "")
+        raise missing_file_error(path, url, "downloads are disabled" if url else "", searched)
     path.parent.mkdir(parents=True, exist_ok=True)
     download_url = _pyg_download_url()
     tmp_dir = tempfile.mkdtemp(prefix=".download-", dir=path.parent)
@@ -154,7 +211,8 @@ def fetch(path: Path, url: Optional[str], download: Optional[bool],
         try:
             tmp = download_url(url, tmp_dir, log=False, filename=path.name)
         except Exception as error:  # network errors come in many types
-            raise missing_file_error(path, url, f"download failed: {error}") from error
+            raise missing_file_error(path, url, f"download failed: {error}",
+                                         searched) from error
         verify_sha256(tmp, sha256)
         os.replace(tmp, path)
     finally:

@@ -40,6 +40,7 @@ from torch_geometric_temporal.dataset._files import (
     missing_file_error,
     record_sources,
     resolve_data_dir,
+    searched_dirs,
 )
 from torch_geometric_temporal.dataset._hdf5 import open_speed_table, speed_values, time_of_day
 from torch_geometric_temporal.dataset.loader_base import (
@@ -98,8 +99,11 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
 
     Args:
         raw_data_dir (str or Path, optional): folder holding the raw files
-            (absolute, or relative to the working directory). Default:
-            ``$PGT_DATA_DIR/<name>`` or ``~/.cache/torch_geometric_temporal/<name>``.
+            (absolute, or relative to the working directory). Default: the
+            first of ``$PGT_DATA_DIR/<name>`` (when set), upstream's
+            ``./data`` and ``~/.cache/torch_geometric_temporal/<name>`` that
+            holds the files (see
+            :func:`~torch_geometric_temporal.dataset._files.resolve_data_dir`).
         index (bool): accepted for upstream compatibility; every method works
             regardless.
         download (bool, optional): download missing files from the upstream
@@ -122,13 +126,19 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
                  download: Optional[bool] = None, num_nodes: Optional[int] = None,
                  validate: bool = True):
         self.index = index
-        self.raw_data_dir = resolve_data_dir(raw_data_dir, self.name)
+        self.searched = searched_dirs(raw_data_dir, self.name)
+        self.raw_data_dir = resolve_data_dir(raw_data_dir, self.name, self.file_alternatives())
         self.download = download
         self.num_nodes = num_nodes
         self.validate = validate
         self._locate_files()
 
     # -- to implement ------------------------------------------------------
+    def file_alternatives(self) -> List[Tuple[str, ...]]:  # pragma: no cover - abstract
+        r"""The file sets any one of which makes a folder this dataset's
+        (see :func:`~torch_geometric_temporal.dataset._files.resolve_data_dir`)."""
+        raise NotImplementedError
+
     def _locate_files(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -262,6 +272,9 @@ class NpyZipTrafficLoader(TrafficDatasetLoader):
     dcrnn_names: Optional[Tuple[str, str]] = None
     supports_mmap = True
 
+    def file_alternatives(self) -> List[Tuple[str, ...]]:
+        return [(self.zip_name,), tuple(self.dcrnn_names or ()), (self.adj_name, self.values_name)]
+
     def _locate_files(self) -> None:
         raw = self.raw_data_dir
         zip_path = raw / self.zip_name
@@ -274,7 +287,7 @@ class NpyZipTrafficLoader(TrafficDatasetLoader):
         if is_present(self.adj_path) and is_present(self.values_path):
             return None
         try:
-            fetch(zip_path, self.url, self.download, sha256=self.sha256)
+            fetch(zip_path, self.url, self.download, sha256=self.sha256, searched=self.searched)
         except FileNotFoundError as error:
             missing = [p.name for p in (self.adj_path, self.values_path) if not p.is_file()]
             also = f" or DCRNN's {list(self.dcrnn_names)}" if self.dcrnn_names else ""
@@ -378,6 +391,9 @@ class HDF5TrafficLoader(TrafficDatasetLoader):
 
     adj_name: str = ""
     speed_name: str = ""
+    #: PGT-I's ``(adjacency pickle, speed table)`` names of the same files,
+    #: accepted when upstream's are not present.
+    pgti_names: Tuple[Tuple[str, str], ...] = ()
     urls: Dict[str, str] = {}
     sha256: Dict[str, str] = {}
     supports_mmap = True
@@ -386,18 +402,37 @@ class HDF5TrafficLoader(TrafficDatasetLoader):
                  download: Optional[bool] = None, num_nodes: Optional[int] = None,
                  validate: bool = True, adj_filename: Optional[str] = None,
                  speed_filename: Optional[str] = None):
+        self.explicit_names = adj_filename is not None or speed_filename is not None
         self.adj_filename = adj_filename or self.adj_name
         self.speed_filename = speed_filename or self.speed_name
         super().__init__(raw_data_dir, index=index, download=download, num_nodes=num_nodes,
                          validate=validate)
 
+    def file_alternatives(self) -> List[Tuple[str, ...]]:
+        names = [(self.adj_filename, self.speed_filename)]
+        return names if self.explicit_names else names + list(self.pgti_names)
+
     def _locate_files(self) -> None:
-        self.adj_path = fetch(self.raw_data_dir / self.adj_filename,
-                              self.urls.get(self.adj_filename), self.download,
-                              sha256=self.sha256.get(self.adj_filename))
-        self.speed_path = fetch(self.raw_data_dir / self.speed_filename,
-                                self.urls.get(self.speed_filename), self.download,
-                                sha256=self.sha256.get(self.speed_filename))
+        raw = self.raw_data_dir
+        upstream = all((raw / n).is_file() for n in (self.adj_filename, self.speed_filename))
+        for adj, speed in [] if upstream else self.file_alternatives()[1:]:
+            if is_present(raw / adj) and is_present(raw / speed):
+                log.info("Using PGT-I's file names %s and %s in %s", adj, speed, raw)
+                self.adj_filename, self.speed_filename = adj, speed
+                break
+        try:
+            self.adj_path = fetch(raw / self.adj_filename, self.urls.get(self.adj_filename),
+                                  self.download, sha256=self.sha256.get(self.adj_filename),
+                                  searched=self.searched)
+            self.speed_path = fetch(raw / self.speed_filename,
+                                    self.urls.get(self.speed_filename), self.download,
+                                    sha256=self.sha256.get(self.speed_filename),
+                                    searched=self.searched)
+        except FileNotFoundError as error:
+            if self.explicit_names or not self.pgti_names:
+                raise
+            pairs = " or ".join(f"{a!r} + {b!r}" for a, b in self.pgti_names)
+            raise FileNotFoundError(f"{error} PGT-I's names are accepted too: {pairs}.") from None
 
     def read_sensors(self) -> Tuple[list, Dict[str, int], np.ndarray]:
         r"""``(sensor_ids, id_to_index, adj)`` from the restricted unpickler

@@ -26,7 +26,8 @@ class METRLADatasetLoader(NpyZipTrafficLoader):
 
     Args:
         raw_data_dir (str or Path, optional): folder of the files; default
-            ``$PGT_DATA_DIR/metr_la`` or ``~/.cache/torch_geometric_temporal/metr_la``.
+            ``$PGT_DATA_DIR/metr_la`` (when set), ``./data`` or
+            ``~/.cache/torch_geometric_temporal/metr_la``.
         index (bool): accepted for upstream compatibility.
         download (bool, optional): allow downloading a missing zip (default:
             unless ``PGT_OFFLINE`` is set).

@@ -20,7 +20,8 @@ class PemsDatasetLoader(HDF5TrafficLoader):
 
     Files (upstream layout): ``pems_cali_adj_mat.pkl`` (DCRNN's
     ``[sensor_ids, id_to_index, adj]``) and ``pems_cali_speed.h5`` (pandas
-    table under key ``df``). The series is ``(T, N, 2)`` (speed, time of day);
+    table under key ``df``), or PGT-I's names for them, ``adj_mx_pems.pkl``
+    and ``pems.h5``. The series is ``(T, N, 2)`` (speed, time of day);
     at this size use ``get_index_dataset(..., mmap=True)`` (a ``.npy`` copy
     is memory-mapped and standardized at gather time) or a GPU device.
 
@@ -31,5 +32,6 @@ class PemsDatasetLoader(HDF5TrafficLoader):
     name = "pems"
     adj_name = "pems_cali_adj_mat.pkl"
     speed_name = "pems_cali_speed.h5"
+    pgti_names = (("adj_mx_pems.pkl", "pems.h5"),)
     urls = URLS
     signal_target = 0

@@ -20,13 +20,15 @@ class PemsAllLADatasetLoader(HDF5TrafficLoader):
     Files (upstream layout): ``pems_AllLA_adj_mat.pkl`` (DCRNN's
     ``[sensor_ids, id_to_index, adj]``, unpickled with a restricted
     unpickler) and ``pems_AllLA_speed.h5`` (pandas table under key ``df``,
-    DatetimeIndex x sensors). The series is ``(T, N, 2)``: speed and time of
+    DatetimeIndex x sensors), or PGT-I's names for them (``pems-all-la.h5``
+    with ``adj_mx_pems-all-la.pkl`` or ``adj_mx_all_la.pkl``). The series is
+    ``(T, N, 2)``: speed and time of
     day (derived from the index). Upstream only offers index batching here;
     :meth:`get_dataset` works too (memory permitting).
 
     Args:
         raw_data_dir (str or Path, optional): folder of the files; default
-            ``$PGT_DATA_DIR/pems_all_la`` or
+            ``$PGT_DATA_DIR/pems_all_la`` (when set), ``./data`` or
             ``~/.cache/torch_geometric_temporal/pems_all_la``.
         index (bool): accepted for upstream compatibility.
         download (bool, optional): allow downloading missing files.
@@ -39,5 +41,7 @@ class PemsAllLADatasetLoader(HDF5TrafficLoader):
     name = "pems_all_la"
     adj_name = "pems_AllLA_adj_mat.pkl"
     speed_name = "pems_AllLA_speed.h5"
+    pgti_names = (("adj_mx_pems-all-la.pkl", "pems-all-la.h5"),
+                  ("adj_mx_all_la.pkl", "pems-all-la.h5"))
     urls = URLS
     signal_target = 0
