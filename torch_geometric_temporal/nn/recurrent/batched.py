@@ -65,12 +65,13 @@ from torch_geometric_temporal.nn.recurrent._checks import (
     check_state,
 )
 from torch_geometric_temporal.nn.recurrent.agcrn import AGCRN
-from torch_geometric_temporal.nn.recurrent.dcrnn import BatchedDCRNN, DCRNN, _DCGRUCell
+from torch_geometric_temporal.nn.recurrent.dcrnn import DCRNN, _DCGRUCell
 from torch_geometric_temporal.nn.recurrent.dygrae import DyGrEncoder
 from torch_geometric_temporal.nn.recurrent.gc_lstm import GCLSTM
 from torch_geometric_temporal.nn.recurrent.gconv_gru import GConvGRU
 from torch_geometric_temporal.nn.recurrent.gconv_lstm import GConvLSTM
 from torch_geometric_temporal.nn.recurrent.lrgcn import LRGCN
+from torch_geometric_temporal.nn.recurrent.recompute import checkpoint_step, recompute_active
 from torch_geometric_temporal.nn.recurrent.temporalgcn import TGCN, _TGCNCell
 
 __all__ = ["BatchedRecurrent", "batched_cell", "CELL_NAMES"]
@@ -144,6 +145,12 @@ class BatchedRecurrent(torch.nn.Module):
             ``E``. If omitted, a learnable :math:`(N, d)` parameter
             ``node_embeddings`` (Xavier-uniform) is created, with
             :math:`N` = ``cell.number_of_nodes``.
+        recompute (bool, optional): Activation recomputation (keyword only):
+            keep only each step's states for backward and recompute the
+            step (its input filters included) there, one checkpoint per step
+            (training with gradients only; same result, see
+            :mod:`~torch_geometric_temporal.nn.recurrent.recompute`). A
+            settable attribute (default :obj:`False`).
 
     Shapes:
         - **input:** ``X`` :math:`(B, T, N, F)`, ``edge_index``
@@ -155,8 +162,10 @@ class BatchedRecurrent(torch.nn.Module):
           :math:`(B, N, C)`)
     """
 
-    def __init__(self, cell: torch.nn.Module, node_embeddings: Optional[Tensor] = None):
+    def __init__(self, cell: torch.nn.Module, node_embeddings: Optional[Tensor] = None, *,
+                 recompute: bool = False):
         super().__init__()
+        self.recompute = bool(recompute)
         self.kind = _kind(cell)
         self.cell = cell
         if self.kind == "agcrn" and node_embeddings is None:
@@ -249,30 +258,33 @@ class BatchedRecurrent(torch.nn.Module):
             raise ValueError(f"E (node embeddings) is only used by AGCRN, not by "
                              f"{type(cell).__name__}.")
 
+        recompute = recompute_active(self)
         if kind in ("cheb_gru", "cheb_lstm"):
-            out, C = self._chebyshev(X, edge_index, edge_weight, H, C, lambda_max)
+            out, C = self._chebyshev(X, edge_index, edge_weight, H, C, lambda_max, recompute)
         elif kind == "tgcn":
-            out = self._tgcn(X, edge_index, edge_weight, H)
+            out = self._tgcn(X, edge_index, edge_weight, H, recompute)
         elif kind == "dcrnn":
-            out = BatchedDCRNN.forward(cell, X, edge_index, edge_weight, H)
+            out = cell._run_batched(X, edge_index, edge_weight, H, recompute)
         elif kind == "agcrn":
             E = self.node_embeddings if E is None else E
             h, outputs = H, []
             for t in range(T):
-                h = cell(X[:, t], E, h)
+                h = checkpoint_step(cell, X[:, t], E, h, enabled=recompute)
                 outputs.append(h)
             out = torch.stack(outputs, 1)
         else:
-            out, C = self._disjoint(X, edge_index, edge_weight, H, C, edge_type)
+            out, C = self._disjoint(X, edge_index, edge_weight, H, C, edge_type, recompute)
         return (out, C) if return_cell else out
 
     def _chebyshev(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
                    H: Optional[Tensor], C: Optional[Tensor],
-                   lambda_max: Optional[Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+                   lambda_max: Optional[Tensor],
+                   recompute: bool = False) -> Tuple[Tensor, Optional[Tensor]]:
         r"""Chebyshev cells, node-major: the input filters of several steps at
         once (``(N, L, B, F)``, at most ``_CHUNK_ELEMENTS`` basis elements),
         then per step the state's, one propagation of the ``(N, B C)`` view per
-        Chebyshev term; states ``(N, B, C)``."""
+        Chebyshev term; states ``(N, B, C)``. With ``recompute`` each step
+        (input filters included) is one checkpoint."""
         cell = self.cell
         B, T, N, F = X.shape
         conv = getattr(cell, next(v for k, v in _CHEB_CONV.items() if isinstance(cell, k)))
@@ -282,23 +294,45 @@ class BatchedRecurrent(torch.nn.Module):
         h = X.new_zeros(N, B, cell.out_channels) if H is None else H.transpose(0, 1)
         c = None if C is None else C.transpose(0, 1)
         outputs = []
-        for t0 in range(0, T, chunk):
-            parts = cell._input_part(xs[:, t0:t0 + chunk], laplacian)  # (N, L, B, gates out)
-            for part in parts.unbind(1):  # not parts[:, t]: one gradient of parts, not one per step
-                if c is None:
-                    h = cell._step(part, h, laplacian)
-                else:
-                    h, c = cell._step(part, h, c, laplacian)
+        if recompute:
+            for x in xs.unbind(1):
+                h, c = checkpoint_step(self._cheb_step, x, h, c, laplacian)
                 outputs.append(h)
+        else:
+            for t0 in range(0, T, chunk):
+                parts = cell._input_part(xs[:, t0:t0 + chunk], laplacian)  # (N, L, B, gates out)
+                for part in parts.unbind(1):  # not parts[:, t]: one gradient of parts
+                    if c is None:
+                        h = cell._step(part, h, laplacian)
+                    else:
+                        h, c = cell._step(part, h, c, laplacian)
+                    outputs.append(h)
         out = torch.stack(outputs, 0).permute(2, 0, 1, 3)  # (B, T, N, C)
         return out, (None if c is None else c.transpose(0, 1))
 
+    def _cheb_step(self, x: Tensor, h: Tensor, c: Optional[Tensor],
+                   laplacian: Tuple[Tensor, Tensor]) -> Tuple[Tensor, Optional[Tensor]]:
+        r"""One step of a Chebyshev cell from the step's input ``x (N, B, F)``
+        (the unit that recomputation replays); ``c`` is ``None`` for a GRU."""
+        part = self.cell._input_part(x, laplacian)
+        if c is None:
+            return self.cell._step(part, h, laplacian), None
+        return self.cell._step(part, h, c, laplacian)
+
     def _tgcn(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
-              H: Optional[Tensor]) -> Tensor:
-        r"""T-GCN cells: the input gates of all steps in one propagation."""
+              H: Optional[Tensor], recompute: bool = False) -> Tensor:
+        r"""T-GCN cells: the input gates of all steps in one propagation (with
+        ``recompute``: one checkpoint per step, its propagation included)."""
         cell = self.cell
         B, T, N, _ = X.shape
         graph = cell._graph(edge_index, edge_weight, N, X.dtype)
+        if recompute:
+            h = X.new_zeros(B, N, cell.out_channels) if H is None else H
+            outputs = []
+            for x in X.unbind(1):
+                h = checkpoint_step(self._tgcn_step, x, h, graph)
+                outputs.append(h)
+            return torch.stack(outputs, 1)
         G = cell._input_parts(X.permute(0, 2, 3, 1), graph)  # (B, N, T, 3 out)
         h = X.new_zeros(B, N, cell.out_channels) if H is None else H
         outputs = []
@@ -307,9 +341,13 @@ class BatchedRecurrent(torch.nn.Module):
             outputs.append(h)
         return torch.stack(outputs, 1)
 
+    def _tgcn_step(self, x: Tensor, h: Tensor, graph: Tuple[Tensor, Tensor]) -> Tensor:
+        r"""One T-GCN step from the step's input ``x (B, N, F)``."""
+        return self.cell._recur(self.cell._input_part(x, graph), h)
+
     def _disjoint(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
                   H: Tensor, C: Tensor,
-                  edge_type: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+                  edge_type: Optional[Tensor], recompute: bool = False) -> Tuple[Tensor, Tensor]:
         r"""LRGCN and DyGrEncoder on the disjoint union of ``B`` copies of
         the graph (nodes ``b N + i``)."""
         cell = self.cell
@@ -326,13 +364,15 @@ class BatchedRecurrent(torch.nn.Module):
             check_edge_type(edge_type, edge_index, cell.num_relations)
             types = edge_type.repeat(B)
             for t in range(T):
-                h, c = cell(X[:, t].reshape(B * N, F), union, types, h, c)
+                h, c = checkpoint_step(cell, X[:, t].reshape(B * N, F), union, types, h, c,
+                                       enabled=recompute)
                 outputs.append(h)
         else:
             weights = None if edge_weight is None else edge_weight.repeat(B)
             state = (h, c) if cell.lstm_num_layers == 1 else (None, None)
             for t in range(T):
-                out, *state = cell(X[:, t].reshape(B * N, F), union, weights, *state)
+                out, *state = checkpoint_step(cell, X[:, t].reshape(B * N, F), union, weights,
+                                              *state, enabled=recompute)
                 outputs.append(out)
             h, c = state if cell.lstm_num_layers == 1 else (state[0][-1], state[1][-1])
         out = torch.stack(outputs, 0).view(T, B, N, -1).transpose(0, 1)
@@ -343,7 +383,8 @@ class BatchedRecurrent(torch.nn.Module):
 CELL_NAMES = ("gconv_gru", "gconv_lstm", "gc_lstm", "tgcn", "dcrnn", "agcrn", "lrgcn", "dygrae")
 
 
-def batched_cell(name: str, in_channels: int, out_channels: int, **kw) -> BatchedRecurrent:
+def batched_cell(name: str, in_channels: int, out_channels: int, recompute: bool = False,
+                 **kw) -> BatchedRecurrent:
     r"""Build a :class:`BatchedRecurrent` around a new cell chosen by name.
 
     Args:
@@ -355,6 +396,8 @@ def batched_cell(name: str, in_channels: int, out_channels: int, **kw) -> Batche
             (:class:`LRGCN`), ``"dygrae"`` (:class:`DyGrEncoder`).
         in_channels (int): Number of input features :math:`F`.
         out_channels (int): Hidden state size :math:`C`.
+        recompute (bool, optional): Activation recomputation, see
+            :class:`BatchedRecurrent` (default :obj:`False`).
         **kw: The cell's other constructor arguments; defaults: ``K=2``
             (Chebyshev cells, DCRNN, AGCRN), ``embedding_dimensions=8``
             (AGCRN), ``num_relations=1, num_bases=None`` (LRGCN),
@@ -394,4 +437,4 @@ def batched_cell(name: str, in_channels: int, out_channels: int, **kw) -> Batche
     else:
         raise ValueError(f"unknown recurrent cell {name!r}; choose one of {', '.join(CELL_NAMES)} "
                          "(A3TGCN: use A3TGCN2, see nn.recurrent.batched).")
-    return BatchedRecurrent(cell)
+    return BatchedRecurrent(cell, recompute=recompute)

@@ -141,9 +141,13 @@ class DiffusionSupports:
         self.num_nodes = num_nodes
         self.stacked = stacked
         self.block_diagonal = block_diagonal
+        # The values both products use, made here, not lazily on first use: a
+        # recomputed step (recompute.py) must replay the same autograd ops.
         self._values: dict = {}
+        self._pair("stacked", 1.0)
+        self._pair("block_diagonal", 2.0)
 
-    def _apply(self, name: str, X: Tensor, scale: float = 1.0) -> Tensor:
+    def _pair(self, name: str, scale: float) -> Tuple[Tensor, Tensor]:
         struct, values = getattr(self, name)
         key = (name, scale)
         pair = self._values.get(key)
@@ -151,7 +155,11 @@ class DiffusionSupports:
             if scale != 1.0:
                 values = values * scale
             pair = self._values[key] = (values, values[struct.to_transpose])
-        return _SparseMM.apply(pair[0], pair[1], X, struct)
+        return pair
+
+    def _apply(self, name: str, X: Tensor, scale: float = 1.0) -> Tensor:
+        values, values_t = self._pair(name, scale)
+        return _SparseMM.apply(values, values_t, X, getattr(self, name)[0])
 
     def propagate(self, X: Tensor) -> Tensor:
         r"""Return :math:`[S_1 X; S_2 X]` of shape ``(2N, M)`` for ``X (N, M)``."""

@@ -1,5 +1,5 @@
 r"""Diffusion convolutional GRU cells (DCRNN), per snapshot and batched."""
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -14,6 +14,7 @@ from torch_geometric_temporal.nn.recurrent.dconv import (
     effective_weight,
     get_diffusion_supports,
 )
+from torch_geometric_temporal.nn.recurrent.recompute import checkpoint_step, recompute_active
 
 __all__ = ["DCRNN", "BatchedDCRNN"]
 
@@ -113,12 +114,69 @@ class _DCGRUCell(torch.nn.Module):
         dtype = H_tilde.dtype  # (dtypes differ only under autocast)
         return torch.lerp(H_tilde, H.to(dtype), Z.to(dtype))  # Z * H + (1 - Z) * H_tilde
 
+    def _full_step(self, X: Tensor, H: Tensor, supports: DiffusionSupports,
+                   weights: _GateWeights) -> Tensor:
+        r"""One GRU step from the step's input ``X (N, B, in)``: its input part
+        and :meth:`_step` (the unit that activation recomputation replays)."""
+        return self._step(self._input_part(X, supports, weights), H, supports, weights)
+
+    def _sequence(self, X: Union[Tensor, Sequence[Tensor]], H: Tensor,
+                  supports: DiffusionSupports, weights: _GateWeights,
+                  recompute: bool = False) -> List[Tensor]:
+        r"""Run the cell over a node-major sequence ``X (N, T, B, in)`` (or a
+        list of ``T`` tensors ``(N, B, in)``) from ``H (N, B, out)``; returns
+        the ``T`` hidden states ``(N, B, out)``.
+
+        Without recomputation the input parts of several steps are diffused
+        together (:meth:`_input_sequence`); with it, each step (input part
+        included) is one checkpoint, so only the hidden states are kept.
+        """
+        outputs: List[Tensor] = []
+        if recompute:
+            steps = X if isinstance(X, (list, tuple)) else X.unbind(1)
+            for x in steps:
+                H = checkpoint_step(self._full_step, x, H, supports, weights)
+                outputs.append(H)
+            return outputs
+        if isinstance(X, (list, tuple)):
+            X = torch.stack(X, 1)
+        for XW in self._input_sequence(X, supports, weights):
+            H = self._step(XW, H, supports, weights)
+            outputs.append(H)
+        return outputs
+
+    def _run_batched(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
+                     H: Optional[Tensor], recompute: bool) -> Tensor:
+        r"""The body of :meth:`BatchedDCRNN.forward` (also run by
+        :class:`~torch_geometric_temporal.nn.recurrent.batched.BatchedRecurrent`
+        for a :class:`DCRNN` cell)."""
+        if not isinstance(X, Tensor) or X.dim() != 4:
+            shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+            raise ValueError(f"BatchedDCRNN expects X of shape (B, T, N, {self.in_channels}), "
+                             f"got {shape}; add missing axes with X.unsqueeze(...).")
+        B, T, N, F = X.shape
+        if F != self.in_channels:
+            raise ValueError(f"BatchedDCRNN was built with in_channels = {self.in_channels} but X "
+                             f"has {F} features (shape {tuple(X.shape)}); fix the last axis.")
+        if H is None:
+            h = X.new_zeros(N, B, self.out_channels)
+        else:
+            if H.shape != (B, N, self.out_channels):
+                raise ValueError(f"H must have shape (B, N, out_channels) = "
+                                 f"({B}, {N}, {self.out_channels}), got {tuple(H.shape)}.")
+            h = H.transpose(0, 1).contiguous()
+        supports = self._supports(X, edge_index, edge_weight, N)
+        weights = self._gate_weights()
+        outputs = self._sequence(X.permute(2, 1, 0, 3), h, supports, weights, recompute)
+        return torch.stack(outputs, 0).permute(2, 0, 1, 3).contiguous()
+
     def _supports(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
                   num_nodes: int) -> DiffusionSupports:
         return get_diffusion_supports(edge_index, edge_weight, num_nodes, X.dtype, X.device)
 
     def extra_repr(self) -> str:
-        return f"{self.in_channels}, {self.out_channels}, K={self.K}, bias={self.bias}"
+        extra = ", recompute=True" if getattr(self, "recompute", False) else ""
+        return f"{self.in_channels}, {self.out_channels}, K={self.K}, bias={self.bias}{extra}"
 
 
 class DCRNN(_DCGRUCell):
@@ -199,9 +257,20 @@ class BatchedDCRNN(_DCGRUCell):
         K (int): Filter size :math:`K \geq 1`.
         bias (bool, optional): If set to :obj:`False`, the layer will not learn
             an additive bias (default :obj:`True`).
+        recompute (bool, optional): Activation recomputation: keep only the
+            hidden state of each step for backward and recompute the step's
+            gates and diffusion terms there (training with gradients only;
+            same result, see
+            :mod:`~torch_geometric_temporal.nn.recurrent.recompute`). A
+            settable attribute (default :obj:`False`).
     """
 
     _conv_cls = BatchedDConv
+
+    def __init__(self, in_channels: int, out_channels: int, K: int, bias: bool = True,
+                 recompute: bool = False):
+        super().__init__(in_channels, out_channels, K, bias)
+        self.recompute = bool(recompute)
 
     def forward(self, X: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor] = None,
                 H: Optional[Tensor] = None) -> Tensor:
@@ -218,26 +287,4 @@ class BatchedDCRNN(_DCGRUCell):
         Returns:
             torch.Tensor: Hidden states of every step ``(B, T, N, out_channels)``.
         """
-        if not isinstance(X, Tensor) or X.dim() != 4:
-            shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
-            raise ValueError(f"BatchedDCRNN expects X of shape (B, T, N, {self.in_channels}), "
-                             f"got {shape}; add missing axes with X.unsqueeze(...).")
-        B, T, N, F = X.shape
-        if F != self.in_channels:
-            raise ValueError(f"BatchedDCRNN was built with in_channels = {self.in_channels} but X "
-                             f"has {F} features (shape {tuple(X.shape)}); fix the last axis.")
-        if H is None:
-            h = X.new_zeros(N, B, self.out_channels)
-        else:
-            if H.shape != (B, N, self.out_channels):
-                raise ValueError(f"H must have shape (B, N, out_channels) = "
-                                 f"({B}, {N}, {self.out_channels}), got {tuple(H.shape)}.")
-            h = H.transpose(0, 1).contiguous()
-        supports = self._supports(X, edge_index, edge_weight, N)
-        weights = self._gate_weights()
-        XW = self._input_sequence(X.permute(2, 1, 0, 3), supports, weights)  # node-major
-        outputs = []
-        for t in range(T):
-            h = self._step(XW[t], h, supports, weights)
-            outputs.append(h)
-        return torch.stack(outputs, 0).permute(2, 0, 1, 3).contiguous()
+        return self._run_batched(X, edge_index, edge_weight, H, recompute_active(self))

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from torch_geometric_temporal.nn.recurrent.dconv import _check_positive_int, get_diffusion_supports
 from torch_geometric_temporal.nn.recurrent.dcrnn import BatchedDCRNN
+from torch_geometric_temporal.nn.recurrent.recompute import checkpoint_step, recompute_active
 
 __all__ = ["DCRNNSeq2Seq"]
 
@@ -52,11 +53,20 @@ class DCRNNSeq2Seq(torch.nn.Module):
         use_curriculum_learning (bool, optional): Enable scheduled sampling
             (default :obj:`False`).
         cl_decay_steps (int, optional): :math:`k` of the decay (default 2000).
+        recompute (bool, optional): Activation recomputation: keep only each
+            step's hidden state per layer for backward and recompute the
+            step's gates and diffusion terms there (training with gradients
+            only; same loss, gradients and random stream, see
+            :mod:`~torch_geometric_temporal.nn.recurrent.recompute`). About
+            ``2 num_layers (T_in + T_out)`` hidden states ``(N, B, hidden)``
+            stay alive instead of every step's activations. A settable
+            attribute (default :obj:`False`).
     """
 
     def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 64,
                  num_layers: int = 2, K: int = 2, num_timesteps_out: int = 12, bias: bool = True,
-                 use_curriculum_learning: bool = False, cl_decay_steps: int = 2000):
+                 use_curriculum_learning: bool = False, cl_decay_steps: int = 2000,
+                 recompute: bool = False):
         super().__init__()
         for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
                             ("hidden_channels", hidden_channels), ("num_layers", num_layers),
@@ -71,6 +81,7 @@ class DCRNNSeq2Seq(torch.nn.Module):
         self.num_timesteps_out = num_timesteps_out
         self.use_curriculum_learning = use_curriculum_learning
         self.cl_decay_steps = cl_decay_steps
+        self.recompute = bool(recompute)
         self.encoder = torch.nn.ModuleList(
             BatchedDCRNN(in_channels if i == 0 else hidden_channels, hidden_channels, K, bias)
             for i in range(num_layers))
@@ -141,20 +152,17 @@ class DCRNNSeq2Seq(torch.nn.Module):
 
         supports = get_diffusion_supports(edge_index, edge_weight, N, X.dtype, X.device)
 
+        recompute = recompute_active(self)
         # Encoder, layer by layer over the whole input sequence (node-major):
-        # the input part of each layer is diffused for all T_in steps at once.
+        # without recomputation the input part of each layer is diffused for
+        # all T_in steps at once.
         seq = X.permute(2, 1, 0, 3)  # (N, T_in, B, F)
         hidden: List[Tensor] = []
         for cell in self.encoder:
-            weights = cell._gate_weights()
-            XW = cell._input_sequence(seq, supports, weights)
             h = X.new_zeros(N, B, self.hidden_channels)
-            outs = []
-            for t in range(T_in):
-                h = cell._step(XW[t], h, supports, weights)
-                outs.append(h)
-            hidden.append(h)
-            seq = torch.stack(outs, 1)  # (N, T_in, B, hidden)
+            outs = cell._sequence(seq, h, supports, cell._gate_weights(), recompute)
+            hidden.append(outs[-1])
+            seq = outs
 
         # Decoder, step by step, fed its own previous prediction (or the truth).
         dec_weights = [cell._gate_weights() for cell in self.decoder]
@@ -164,8 +172,8 @@ class DCRNNSeq2Seq(torch.nn.Module):
         for t in range(T_out):
             x = inp
             for layer, cell in enumerate(self.decoder):
-                XW = cell._input_part(x, supports, dec_weights[layer])
-                hidden[layer] = cell._step(XW, hidden[layer], supports, dec_weights[layer])
+                hidden[layer] = checkpoint_step(cell._full_step, x, hidden[layer], supports,
+                                                dec_weights[layer], enabled=recompute)
                 x = hidden[layer]
             y = self.projection(x)
             preds.append(y)
