@@ -30,7 +30,7 @@ def test_synthetic_shapes_and_extraction(metr_la_dir):
     assert len(out) == 7
     train, val, test, edges, weights, means, stds = out
     x, y = next(iter(train))
-    assert x.shape == (16, 6, 8, 2) and y.shape == (16, 6, 8, 1)
+    assert x.shape == (16, 6, 8, 2) and y.shape == (16, 6, 8, 2)
     assert means.shape == stds.shape == (2,)
     # index-batching: the three splits share one standardized array
     pointers = {split.dataset.data.data_ptr() for split in (train, val, test)}
@@ -118,7 +118,7 @@ def test_real_graph_with_synthetic_speeds(metr_la_real_graph_dir):
     assert adj.shape == (207, 207) and edges.shape == (2, np.count_nonzero(adj))
     assert edges.shape[1] == 1722
     x, y = next(iter(train))
-    assert x.shape == (4, 12, 207, 2) and y.shape == (4, 12, 207, 1)
+    assert x.shape == (4, 12, 207, 2) and y.shape == (4, 12, 207, 2)
 
 
 def test_real_seven_days_of_metr_la_speeds(los_loop_metr_la_dir):
@@ -316,3 +316,16 @@ def test_directory_instead_of_the_adjacency_pickle(tmp_path):
                              ["a", "b", "c"])
     with pytest.raises(IsADirectoryError, match=r"adj_mx\.pkl is a directory"):
         METRLADatasetLoader(raw_data_dir=tmp_path)
+
+
+def test_index_targets_are_upstreams_all_features(metr_la_dir):
+    """Upstream's get_index_dataset returns y (B, T, N, 2); the speed-only
+    target is the explicit target_features=(0,) (what the harness passes)."""
+    loader = METRLADatasetLoader(raw_data_dir=metr_la_dir)
+    full = loader.get_index_dataset(lags=3, batch_size=4)
+    speed = loader.get_index_dataset(lags=3, batch_size=4, target_features=(0,))
+    (x, y), (xs, ys) = next(iter(full.train_loader)), next(iter(speed.train_loader))
+    assert y.shape == (4, 3, 8, 2) and ys.shape == (4, 3, 8, 1)
+    assert torch.equal(x, xs) and torch.equal(y[..., :1], ys)
+    # upstream's loss: outputs and targets de-standardized with the same (2,) statistics
+    assert full.means.shape == (2,) and (y * full.stds + full.means).shape == y.shape

@@ -12,7 +12,7 @@ def test_index_dataset(pems_dir):
     train, val, test, edges, weights, means, stds = loader.get_index_dataset(
         lags=4, batch_size=5, ratio=(0.6, 0.2, 0.2))
     x, y = next(iter(val))
-    assert x.shape == (5, 4, 11, 2) and y.shape == (5, 4, 11, 1)
+    assert x.shape == (5, 4, 11, 2) and y.shape == (5, 4, 11, 2)
     starts = [len(loader_.dataset) for loader_ in (train, val, test)]
     assert sum(starts) == 200 - 8 + 1 and starts[0] == round(193 * 0.6)
     assert edges.shape[0] == 2 and weights.dtype == torch.float32

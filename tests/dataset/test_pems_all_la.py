@@ -20,7 +20,7 @@ def test_shapes_and_time_of_day(pems_all_la_dir):
     np.testing.assert_allclose(values[:3, 0, 1], [0.0, 1 / 288, 2 / 288])
     out = loader.get_index_dataset(lags=6, batch_size=8)
     x, y = next(iter(out.train_loader))
-    assert x.shape == (8, 6, 10, 2) and y.shape == (8, 6, 10, 1)
+    assert x.shape == (8, 6, 10, 2) and y.shape == (8, 6, 10, 2)
     dataset = loader.get_dataset(num_timesteps_in=6, num_timesteps_out=2)
     assert dataset[0].x.shape == (10, 2, 6) and dataset[0].y.shape == (10, 2)
 

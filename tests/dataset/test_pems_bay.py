@@ -49,7 +49,7 @@ def test_real_pems_bay_graph(pems_bay_real_graph_dir):
     assert adj.shape == (325, 325) and edges.shape == (2, np.count_nonzero(adj))
     assert edges.shape[1] == 2694
     x, y = next(iter(test))
-    assert x.shape == (2, 12, 325, 2) and y.shape == (2, 12, 325, 1)
+    assert x.shape == (2, 12, 325, 2) and y.shape == (2, 12, 325, 2)
 
 
 def test_missing_offline(tmp_path):

@@ -200,15 +200,18 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
                           num_timesteps_out: Optional[int] = None, device: Device = None,
                           mmap: bool = False, seed: int = 0, drop_last: bool = False,
                           num_workers: int = 0,
-                          target_features: Optional[Sequence[int]] = (0,),
+                          target_features: Optional[Sequence[int]] = None,
                           mode: str = "index") -> SplitLoaders:
         r"""Index-batching loaders (upstream PGT-I signature and return order).
 
         The ``(T, N, 2)`` series is z-scored per feature with the statistics of
         the training windows' inputs, held once (on :obj:`device`, or memory
         mapped with :obj:`mmap`), and each batch is cut out by window start:
-        ``x`` of shape ``(B, T_in, N, 2)``, ``y`` of shape
-        ``(B, T_out, N, len(target_features))``.
+        ``x`` of shape ``(B, T_in, N, 2)``, ``y`` of shape ``(B, T_out, N, 2)``
+        (both features, upstream's targets: the loss of upstream's
+        ``masked_mae_loss((outputs * std) + mean, (y * std) + mean)`` needs
+        them), or ``(B, T_out, N, len(target_features))`` with
+        :obj:`target_features` (``(0,)``: the speed, what the scripts train on).
         :meth:`~torch_geometric_temporal.dataset.loader_base.WindowedDatasetLoader.get_base_dataset`
         takes the same arguments.
 
@@ -227,8 +230,9 @@ class TrafficDatasetLoader(WindowedDatasetLoader):
             device (str or torch.device, optional): instead of :obj:`allGPU`.
             mmap (bool): memory-map the ``.npy`` series and standardize at
                 gather time (out of core).
-            seed, drop_last, num_workers, target_features: see
-                :meth:`get_loaders`.
+            seed, drop_last, num_workers: see :meth:`get_loaders`.
+            target_features (sequence of int, optional): target channels;
+                ``None`` (default, upstream): both.
             mode (str): ``"base"`` materializes every window (the baseline,
                 :meth:`get_base_dataset`).
 

@@ -321,13 +321,13 @@ class WindowedDatasetLoader:
                     ratio: Ratio = (0.7, 0.1, 0.2), device: Device = None,
                     world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
                     drop_last: bool = False, num_workers: int = 0,
-                    target_features: Optional[Sequence[int]] = (0,),
+                    target_features: Optional[Sequence[int]] = None,
                     mmap: bool = False) -> SplitLoaders:
         r""":meth:`load` with the window given by its parts, as the upstream
         7-tuple :class:`SplitLoaders` ``(train_loader, val_loader,
         test_loader, edges, edge_weights, means, stds)``; :obj:`ddp_rank` is
-        :meth:`load`'s ``rank``, :obj:`target_features` defaults to the first
-        channel (speed)."""
+        :meth:`load`'s ``rank``, :obj:`target_features` defaults to every
+        channel (upstream's targets); ``(0,)`` keeps the first (the speed)."""
         window = WindowSpec(num_timesteps_in, num_timesteps_out, target_features=target_features)
         return self.load(window, batch_size, mode=mode, shuffle=shuffle, seed=seed, device=device,
                          mmap=mmap, world_size=world_size, rank=ddp_rank, num_workers=num_workers,
@@ -353,13 +353,14 @@ class WindowedDatasetLoader:
                           num_timesteps_out: Optional[int] = None, device: Device = None,
                           world_size: int = -1, ddp_rank: int = -1, seed: int = 0,
                           drop_last: bool = False, num_workers: int = 0,
-                          target_features: Optional[Sequence[int]] = (0,), mmap: bool = False,
+                          target_features: Optional[Sequence[int]] = None, mmap: bool = False,
                           return_stats: Optional[bool] = None, mode: str = "index") -> tuple:
         r"""Index-batching loaders (upstream PGT-I signature of Chickenpox and
         Windmill).
 
         Batches are ``x`` of shape ``(B, num_timesteps_in, N, F)`` and ``y``
-        of shape ``(B, num_timesteps_out, N, 1)``; both lengths default to
+        of shape ``(B, num_timesteps_out, N, F)`` (every feature, as upstream;
+        ``target_features=(0,)`` keeps the first); both lengths default to
         :obj:`lags` as upstream. Windows are split chronologically by
         :obj:`ratio`.
 

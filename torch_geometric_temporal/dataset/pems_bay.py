@@ -17,9 +17,10 @@ class PemsBayDatasetLoader(NpyZipTrafficLoader):
     ``(325, 325)`` and ``pems_node_values.npy`` ``(52116, 325, 2)`` (speed,
     time of day); DCRNN's ``adj_mx_bay.pkl`` + ``pems-bay.h5`` are converted
     when the zip is not present (see :class:`METRLADatasetLoader` for the
-    order and where derived arrays are written). As upstream, :meth:`get_dataset` targets hold both
-    features: ``y`` of shape ``(N, 2, T_out)``; index/base loaders target the
-    speed (``target_features=(0,)``) unless told otherwise.
+    order and where derived arrays are written). As upstream,
+    :meth:`get_dataset` targets hold both features (``y`` of shape
+    ``(N, 2, T_out)``), and so do the index/base loaders' (``(B, T_out, N,
+    2)``); ``target_features=(0,)`` keeps the speed only.
 
     Args: see :class:`~torch_geometric_temporal.dataset.METRLADatasetLoader`
     (default folder ``pems_bay``).
