@@ -17,6 +17,7 @@ from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
 from torch_geometric_temporal._atomic import atomic_write
 
 __all__ = [
+    "Columns",
     "GPU_COLUMNS",
     "STATS_COLUMNS",
     "PER_EPOCH_COLUMNS",
@@ -26,6 +27,28 @@ __all__ = [
     "write_csv_atomic",
     "read_csv",
 ]
+
+class Columns(list):
+    r"""The column names of one CSV file: this package's own, then PGT-I's
+    names (the index-batching paper's scripts and analysis code read them),
+    each repeating the value of one of ours in the same unit. A row written
+    with these columns (:class:`CSVAppender`, :func:`write_csv_atomic`) gets
+    the PGT-I cells filled from their sources.
+
+    Args:
+        names (sequence of str): this package's columns.
+        aliases (dict, optional): PGT-I's column name -> the column of
+            :obj:`names` whose value it repeats.
+    """
+
+    def __init__(self, names: Sequence[str], aliases: Optional[Mapping[str, str]] = None):
+        aliases = dict(aliases or {})
+        unknown = set(aliases.values()) - set(names)
+        if unknown:
+            raise ValueError(f"aliases name columns {sorted(unknown)} that are not in {list(names)}")
+        super().__init__([*names, *aliases])
+        self.aliases = aliases
+
 
 #: GPU columns of ``stats.csv`` and ``ranks.csv`` (MB), empty when the run
 #: trains on the CPU: ``gpu_memory_total_mb`` / ``gpu_memory_peak_mb`` are
@@ -38,8 +61,11 @@ GPU_COLUMNS: List[str] = ["gpu_memory_total_mb", "gpu_memory_peak_mb", "gpu_max_
                           "gpu_max_reserved_mb"]
 
 #: Columns of ``stats.csv`` (one row per run). Memory in MB; the GPU columns
-#: (:data:`GPU_COLUMNS`) are empty for a CPU run.
-STATS_COLUMNS: List[str] = [
+#: (:data:`GPU_COLUMNS`) are empty for a CPU run. Then PGT-I's names: ``preprocessing``,
+#: ``training``, ``total`` (seconds), ``t_mae``/``v_mae`` (best train/validation MAE),
+#: ``max_system_mem`` (peak system memory used, MB), ``gpu_memory_total`` and
+#: ``max_gpu_mem`` (the training GPU's size and peak used memory, MB).
+STATS_COLUMNS: Columns = Columns([
     "dataset",
     "mode",
     "model",
@@ -57,22 +83,35 @@ STATS_COLUMNS: List[str] = [
     "system_memory_peak_mb",
     "process_rss_peak_mb",
     *GPU_COLUMNS,
-]
+], aliases={
+    "preprocessing": "preprocessing_seconds",
+    "training": "training_seconds",
+    "total": "total_seconds",
+    "t_mae": "best_train_mae",
+    "v_mae": "best_val_mae",
+    "max_system_mem": "system_memory_peak_mb",
+    "gpu_memory_total": "gpu_memory_total_mb",
+    "max_gpu_mem": "gpu_memory_peak_mb",
+})
 
-#: Columns of ``per_epoch_stats.csv`` (one row per finished epoch).
-PER_EPOCH_COLUMNS: List[str] = ["epoch", "runtime_seconds", "train_mae", "val_mae", "lr"]
+#: Columns of ``per_epoch_stats.csv`` (one row per finished epoch), then
+#: PGT-I's ``runtime`` (seconds), ``t_mae`` and ``v_mae`` (the epoch's MAEs).
+PER_EPOCH_COLUMNS: Columns = Columns(
+    ["epoch", "runtime_seconds", "train_mae", "val_mae", "lr"],
+    aliases={"runtime": "runtime_seconds", "t_mae": "train_mae", "v_mae": "val_mae"})
 
 #: Columns of ``system_stats.csv`` (one row per monitor sample, ~1 per second;
 #: the GPU columns are NVML's device-wide figures of the training GPU, empty
-#: for a CPU run).
-SYSTEM_COLUMNS: List[str] = [
+#: for a CPU run), then PGT-I's ``Timestamp`` (the same local time,
+#: ``YYYY-MM-DD HH:MM:SS``) and ``System_Memory_Used`` (MB).
+SYSTEM_COLUMNS: Columns = Columns([
     "timestamp",
     "process_rss_mb",
     "system_memory_used_mb",
     "system_memory_total_mb",
     "gpu_memory_used_mb",
     "gpu_memory_total_mb",
-]
+], aliases={"Timestamp": "timestamp", "System_Memory_Used": "system_memory_used_mb"})
 
 #: Columns of ``test_metrics.csv`` (one row per horizon step, plus ``all``).
 TEST_METRICS_COLUMNS: List[str] = ["horizon", "mae", "rmse", "mape"]
@@ -89,6 +128,9 @@ def _format(value) -> str:
 
 
 def _row_text(fieldnames: Sequence[str], row: Mapping[str, object]) -> str:
+    aliases = getattr(fieldnames, "aliases", {})
+    if aliases:
+        row = {**{alias: row[source] for alias, source in aliases.items() if source in row}, **row}
     unknown = set(row) - set(fieldnames)
     if unknown:
         raise ValueError(
@@ -113,7 +155,7 @@ class CSVAppender:
 
     def __init__(self, path: str, fieldnames: Sequence[str], fsync: bool = True):
         self.path = str(path)
-        self.fieldnames = list(fieldnames)
+        self.fieldnames = fieldnames if isinstance(fieldnames, Columns) else list(fieldnames)
         self.fsync = fsync
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         if not os.path.exists(self.path) or os.path.getsize(self.path) == 0:
