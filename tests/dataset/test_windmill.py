@@ -39,10 +39,21 @@ def test_index_base_and_signal_agree(windmill_path):
     index, base = loader.get_index_dataset(**kwargs), loader.get_base_dataset(**kwargs)
     for (xi, yi), (xb, yb) in zip(index.train_loader, base.train_loader, strict=True):
         assert torch.equal(xi, xb) and torch.equal(yi, yb)
+
+def test_one_set_of_training_statistics_for_both_paths(windmill_path):
+    # upstream's invariant: get_dataset(lags) and get_index_dataset(lags) hold the
+    # same values (the statistics were fitted with horizon 1 vs lags before)
+    loader = WindmillOutputLargeDatasetLoader(raw_data_dir=windmill_path)
     signal = loader.get_dataset(lags=5)
-    x, y = loader.get_index_dataset(lags=5, num_timesteps_out=1)[0].dataset[[0, 3]]
-    assert torch.allclose(x[1, :, :, 0].T, signal[3].x, atol=1e-6)
-    assert torch.allclose(y[1, 0, :, 0], signal[3].y, atol=1e-6)
+    out = loader.get_index_dataset(lags=5)
+    scaler = loader.training_scaler(loader.read_data(), 5)
+    assert torch.equal(out.means, scaler.mean[:, 0]) and torch.equal(out.stds, scaler.std[:, 0])
+    x, y = out.train_loader.dataset[[0, 3]]
+    assert torch.equal(x[1, :, :, 0].T, signal[3].x) and torch.equal(y[1, 0, :, 0], signal[3].y)
+    block = np.array(json.loads(windmill_path.read_text())["block"])
+    train_steps = int(out.train_loader.dataset.starts.max()) + 5
+    expected = (block[3] - block[:train_steps].mean(0)) / (block[:train_steps].std(0) + 1e-10)
+    np.testing.assert_allclose(signal[3].x[:, 0].numpy(), expected, rtol=1e-5, atol=1e-6)
 
 
 def test_missing_and_broken(tmp_path, windmill_path):

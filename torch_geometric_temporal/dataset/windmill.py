@@ -18,6 +18,7 @@ from torch_geometric_temporal.dataset.loader_base import (
     as_float32_tensor,
 )
 from torch_geometric_temporal.dataset._json import check_edges, json_array, read_json_dataset
+from torch_geometric_temporal.dataset.scaling import Scaler
 from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
@@ -26,6 +27,26 @@ FILENAME = "windmill_output.json"
 URL = "https://anl.app.box.com/shared/static/wgwb75lt3ty3pv5a15y9bilx1mjhcq59"
 #: Added to the per-windmill std, as upstream.
 EPS = 1e-10
+
+
+def check_windmill_json(dataset: dict, name: str) -> None:
+    r"""Check a parsed Windmill Output file (large, medium or small): ``edges``
+    ``(E, 2)`` ids in ``[0, N)``, finite non-negative ``weights`` ``(E,)``,
+    ``block`` ``(T, N)`` of numbers.
+
+    Raises:
+        ValueError: naming the file (:obj:`name`) and the entry.
+    """
+    for key in ("edges", "weights", "block"):
+        if key not in dataset:
+            raise ValueError(f"{name} has no {key!r} entry; expected the Windmill JSON "
+                             f"layout {{'edges', 'weights', 'block'}}.")
+    block = json_array(dataset, "block", name, np.float64)
+    check_array(block, f"{name} 'block'", (None, None), kind="f")
+    edges = check_edges(json_array(dataset, "edges", name), block.shape[1], name)
+    weights = json_array(dataset, "weights", name, np.float64)
+    check_array(weights, f"{name} 'weights'", (edges.shape[0],), kind="f")
+    check_edge_weights(weights, f"{name} 'weights'")
 
 
 class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
@@ -66,17 +87,7 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
         self._check()
 
     def _check(self) -> None:
-        name = str(self.path)
-        for key in ("edges", "weights", "block"):
-            if key not in self._dataset:
-                raise ValueError(f"{name} has no {key!r} entry; expected the Windmill JSON "
-                                 f"layout {{'edges', 'weights', 'block'}}.")
-        block = json_array(self._dataset, "block", name, np.float64)
-        check_array(block, f"{name} 'block'", (None, None), kind="f")
-        edges = check_edges(json_array(self._dataset, "edges", name), block.shape[1], name)
-        weights = json_array(self._dataset, "weights", name, np.float64)
-        check_array(weights, f"{name} 'weights'", (edges.shape[0],), kind="f")
-        check_edge_weights(weights, f"{name} 'weights'")
+        check_windmill_json(self._dataset, str(self.path))
 
     # -- data --------------------------------------------------------------
     def read_data(self, mmap: bool = False) -> np.ndarray:
@@ -95,14 +106,17 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
         ``(N, lags)`` (standardized steps ``i..i+lags-1``) and ``y`` of shape
         ``(N,)`` (step ``i+lags``), ``T - lags`` snapshots as upstream.
 
+        The statistics are those of ``get_index_dataset(lags, ratio=ratio)``
+        (:meth:`training_scaler`): the same training period, so the index
+        window starting at ``i`` holds exactly snapshot ``i``'s values.
+
         Args:
             lags (int): number of input hours.
-            ratio (tuple): train/val/test fractions; the statistics come from
-                the first ``ratio[0]`` of the snapshots.
+            ratio (tuple): train/val/test fractions of the index windows; the
+                statistics come from the steps of the training windows.
         """
         data = self.read_data()
-        window = WindowSpec(lags, 1)
-        scaler = self.fit_scaler(data, window.split(data.shape[0], ratio)[0], window)
+        scaler = self.training_scaler(data, lags, ratio)
         series = scaler.transform_(as_float32_tensor(data))[..., 0].numpy()  # (T, N)
         steps = range(series.shape[0] - lags)
         features = [series[i:i + lags, :].T for i in steps]
@@ -110,3 +124,18 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
         edges = np.array(self._dataset["edges"]).T
         weights = np.array(self._dataset["weights"]).T
         return StaticGraphTemporalSignal(edges, weights, features, targets)
+
+    def training_scaler(self, data: np.ndarray, lags: int, ratio: Ratio = (0.7, 0.1, 0.2)
+                        ) -> Scaler:
+        r"""The one set of training statistics of both paths: those
+        ``get_index_dataset(lags, ratio=ratio)`` fits (windows of :obj:`lags`
+        input and :obj:`lags` output hours), per windmill over every step of
+        the training windows' inputs once.
+
+        Args:
+            data (numpy.ndarray): the raw ``(T, N, 1)`` series (:meth:`read_data`).
+            lags (int): the input (and output) length of the index windows.
+            ratio (tuple): train/val/test fractions.
+        """
+        window = WindowSpec(lags, lags)
+        return self.fit_scaler(data, window.split(data.shape[0], ratio)[0], window)
