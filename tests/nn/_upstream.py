@@ -141,16 +141,21 @@ def check_against_fixture(model_cls: type, fixture: dict,
     return model
 
 
-def check_signature(our_cls: type, fixture: dict, forward: bool = True) -> None:
+def check_signature(our_cls: type, fixture: dict, forward: bool = True,
+                    extra: tuple = ()) -> None:
     """Our constructor has upstream's argument names, order, kinds and defaults
     (defaults compared by ``repr``); with ``forward``, ``forward`` has upstream's
-    argument names, order and defaults too."""
+    argument names, order and defaults too. ``extra``: names of our own
+    keyword-only arguments with defaults (e.g. a flag restoring upstream's
+    behaviour), left out of the comparison."""
     import inspect
 
     def params(fn):
         out = []
         for p in list(inspect.signature(fn).parameters.values())[1:]:
             has = p.default is not inspect.Parameter.empty
+            if p.name in extra and p.kind is p.KEYWORD_ONLY and has:
+                continue
             out.append({"name": p.name, "kind": p.kind.name, "has_default": has,
                         "default": repr(p.default) if has else None})
         return out

@@ -1,0 +1,161 @@
+"""GMAN, SpatioTemporalAttention, SpatioTemporalEmbedding: equal to upstream
+0.56.2 (golden fixtures, forward and gradients), the paper's head split
+(dense reference), upstream's API and state_dict keys, bad input."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from _upstream import check_against_fixture, check_signature, load_fixture
+
+from torch_geometric_temporal.nn.attention.gman import (
+    GMAN, SpatioTemporalAttention, SpatioTemporalEmbedding, _attend)
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+CLASSES = {"GMAN": GMAN, "SpatioTemporalAttention": SpatioTemporalAttention,
+           "SpatioTemporalEmbedding": SpatioTemporalEmbedding}
+UPSTREAM_SPLIT = {"GMAN__K2d3", "SpatioTemporalAttention__K3d2"}  # K != d
+
+
+def _fixture(name):
+    """The fixture without upstream's embedding gradients (see
+    test_equals_upstream_fixture)."""
+    fixture = load_fixture(name)
+    for key in [k for k in fixture["grads"]
+                if "_fully_connected_se" in k or "_fully_connected_te" in k]:
+        del fixture["grads"][key]
+    return fixture
+
+
+def _atol(fixture):
+    """1e-5, relative to the largest gradient when that exceeds 1 (gradients
+    of a few hundred differ in float32 rounding, 1.5e-5 = one ulp at 128)."""
+    largest = max((g.abs().max().item() for g in fixture["grads"].values() if g is not None),
+                  default=0.0)
+    return 1e-5 * max(1.0, largest)
+
+
+@pytest.mark.parametrize("name", [
+    "GMAN", "GMAN__K2d3", "SpatioTemporalAttention",
+    "SpatioTemporalAttention__mask", "SpatioTemporalAttention__K3d2",
+    "SpatioTemporalEmbedding", "SpatioTemporalEmbedding__nobias"])
+def test_equals_upstream_fixture(name):
+    """Outputs and gradients equal upstream's, except the gradients of the
+    spatio-temporal embedding's FC blocks: upstream's recorded ones disagree
+    with finite differences of upstream's own function (torch 2.13 CPU
+    autograd through its permuted 1 x 1 convolutions and batch norms with
+    size-1 axes); ours agree (test_embedding_gradients_equal_finite_differences)."""
+    fixture = _fixture(name)
+    cls = CLASSES[fixture["class"]]
+    check_signature(cls, fixture, extra=("upstream_heads",))
+    build = None
+    if name in UPSTREAM_SPLIT:
+        def build(f):
+            return cls(**f["init"], upstream_heads=True)
+    check_against_fixture(cls, fixture, build, atol=_atol(fixture))
+    torch.manual_seed(1)
+    ours = cls(**fixture["init"]).state_dict()
+    assert list(ours) == list(fixture["state_dict"])
+    for key, value in ours.items():
+        assert value.shape == fixture["state_dict"][key].shape, key
+
+
+def test_paper_heads_differ_from_upstream_only_when_k_differs_from_d():
+    fixture = _fixture("GMAN__K2d3")
+    paper = GMAN(**fixture["init"])
+    paper.load_state_dict(fixture["state_dict"])
+    args = fixture["steps"][0]["args"]
+    assert not torch.allclose(paper.eval()(*args), fixture["outputs"][0], atol=1e-4)
+    square = _fixture("GMAN")  # K == d: one split
+    check_against_fixture(GMAN, square, lambda f: GMAN(**f["init"], upstream_heads=True))
+
+
+def _dense_attention(q, k, v, heads, d, axis, causal):
+    """K heads of contiguous features, explicit softmax; (B, T, N, D)."""
+    outs = []
+    size = q.size(-1) // heads
+    for h in range(heads):
+        sl = slice(h * size, (h + 1) * size)
+        qh, kh, vh = (t[..., sl].movedim(3 - axis, 1) for t in (q, k, v))  # (B, other, L, e)
+        scores = qh @ kh.transpose(-1, -2) / math.sqrt(d)
+        if causal:
+            L = scores.size(-1)
+            scores = scores.masked_fill(~torch.ones(L, L, dtype=torch.bool).tril(), -math.inf)
+        outs.append((scores.softmax(-1) @ vh).movedim(1, 3 - axis))
+    return torch.cat(outs, -1)
+
+
+@pytest.mark.parametrize("axis,causal", [(1, False), (1, True), (2, False)])
+def test_paper_split_is_k_heads_of_d_features(axis, causal):
+    torch.manual_seed(0)
+    K, d = 3, 2
+    q, k, v = (torch.randn(2, 4, 5, K * d) for _ in range(3))
+    got = _attend(q, k, v, head_size=d, d=d, axis=axis, causal=causal)
+    torch.testing.assert_close(got, _dense_attention(q, k, v, K, d, axis, causal))
+    upstream = _attend(q, k, v, head_size=K, d=d, axis=axis, causal=causal)
+    torch.testing.assert_close(upstream, _dense_attention(q, k, v, d, d, axis, causal))
+
+
+def test_embedding_equals_one_hot_product():
+    torch.manual_seed(0)
+    m = SpatioTemporalEmbedding(4, 0.1, 6).eval()
+    TE = torch.stack([torch.randint(0, 20, (2, 3)), torch.randint(0, 20, (2, 3))], -1)
+    one_hot = torch.cat([F.one_hot(TE[..., 0] % 7, 7), F.one_hot(TE[..., 1] % 6, 6)], -1)
+    SE = torch.randn(5, 4)
+    want = m._fully_connected_se(SE[None, None]) + m._fully_connected_te(one_hot.float()[:, :, None])
+    torch.testing.assert_close(m(SE, TE, 6), want)
+
+
+def test_shapes_and_state_dict_round_trip():
+    torch.manual_seed(0)
+    m = GMAN(L=1, K=2, d=2, num_his=3, bn_decay=0.1, steps_per_day=6, use_bias=True, mask=True)
+    X, SE = torch.randn(2, 3, 5), torch.randn(5, 4)
+    TE = torch.randint(0, 6, (2, 7, 2))
+    assert m(X, SE, TE).shape == (2, 4, 5)
+    m2 = GMAN(L=1, K=2, d=2, num_his=3, bn_decay=0.1, steps_per_day=6, use_bias=True, mask=True)
+    m2.load_state_dict(m.state_dict())
+    torch.testing.assert_close(m.eval()(X, SE, TE), m2.eval()(X, SE, TE))
+
+
+@pytest.mark.parametrize("bad,match", [
+    (dict(X=torch.randn(2, 3, 5, 1)), r"X must be a tensor of shape \(B, 3, N\)"),
+    (dict(X=torch.randn(2, 4, 5)), "num_his = 3"),
+    (dict(X=torch.ones(2, 3, 5, dtype=torch.long)), "floating"),
+    (dict(SE=torch.randn(5, 3)), "D = K \\* d = 4"),
+    (dict(SE=torch.randn(6, 4)), "one embedding row per node"),
+    (dict(TE=torch.zeros(2, 3, 2)), "T_out >= 1"),
+    (dict(TE=torch.zeros(2, 5, 3)), r"\(B, T_total, 2\)"),
+    (dict(TE=torch.zeros(2, 5)), r"TE must be a tensor of shape"),
+])
+def test_bad_input_raises_one_value_error(bad, match):
+    m = GMAN(L=1, K=2, d=2, num_his=3, bn_decay=0.1, steps_per_day=6, use_bias=True, mask=False)
+    args = dict(X=torch.randn(2, 3, 5), SE=torch.randn(5, 4), TE=torch.zeros(2, 5, 2))
+    args.update(bad)
+    with pytest.raises(ValueError, match=match):
+        m(**args)
+
+
+def test_embedding_gradients_equal_finite_differences():
+    torch.manual_seed(0)
+    m = GMAN(L=1, K=2, d=2, num_his=3, bn_decay=0.1, steps_per_day=6, use_bias=True,
+             mask=True).double()
+    m.train()
+    X, SE = torch.randn(2, 3, 5, dtype=torch.double), torch.randn(5, 4, dtype=torch.double)
+    TE = torch.randint(0, 6, (2, 5, 2))
+    m(X, SE, TE)  # running statistics
+    m.eval()
+    params = {k: p for k, p in m.named_parameters() if "_st_embedding" in k}
+
+    def loss(*values):
+        out = torch.func.functional_call(m, dict(zip(params, values)), (X, SE, TE))
+        return out.square().sum()
+    assert torch.autograd.gradcheck(loss, tuple(p.detach().clone().requires_grad_()
+                                                for p in params.values()))
