@@ -135,3 +135,9 @@ def test_run_experiment_trains_on_the_chosen_device(fake_cuda, monkeypatch, tmp_
             experiment.run_experiment(SPEC, args("--out-dir", str(tmp_path / out), "-q", *flags))
     assert devices == [torch.device("cuda", 0), torch.device("cpu"), torch.device("cuda", 1)]
     assert fake_cuda.set_devices == [0, 1]  # CUDA's current device is the run's
+
+
+def test_out_dir_defaults_to_the_current_directory():
+    """PGT-I's scripts leave their CSVs in the current directory."""
+    assert args().out_dir == "."
+    assert args("--out-dir", "runs/x").out_dir == "runs/x"

@@ -82,3 +82,28 @@ def test_stale_temporary_files_of_the_run_are_removed(tmp_path):
     with RunDirectory(str(tmp_path)):
         pass
     assert sorted(os.listdir(tmp_path)) == sorted(others)
+
+
+def test_a_run_without_out_dir_writes_into_the_current_directory(chickenpox_path, tmp_path, monkeypatch):
+    """As PGT-I's scripts: the CSVs land in the current directory; the lock
+    goes, other files stay, and a second run needs --overwrite, which removes
+    only the run's own outputs."""
+    pytest.importorskip("psutil")
+    from torch_geometric_temporal.train.cli import make_main
+    from torch_geometric_temporal.train.datasets import DATASETS
+
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "notes.txt").write_text("mine")
+    monkeypatch.chdir(cwd)
+    main = make_main(DATASETS["chickenpox"])
+    argv = ["--data-dir", str(chickenpox_path), "--epochs", "1", "--batch-size", "8", "--max-batches", "1",
+            "-q", "--threads", "1", "--device", "cpu"]
+    main(argv)
+    made = set(os.listdir(cwd))
+    assert {"stats.csv", "per_epoch_stats.csv", "system_stats.csv", "notes.txt"} <= made
+    assert LOCK_NAME not in made and made - {"notes.txt"} <= set(OUTPUT_NAMES)
+    with pytest.raises(OutDirError, match="--overwrite"):
+        main(argv)
+    main(argv + ["--overwrite"])
+    assert (cwd / "notes.txt").read_text() == "mine" and (cwd / "stats.csv").is_file()

@@ -17,7 +17,6 @@ A script names its dataset in the registry and hands its entry point to
 :func:`~torch_geometric_temporal.train.experiment.run_experiment` on it.
 """
 import argparse
-import os
 from typing import Any, Callable, Dict, Optional, Sequence
 
 from torch_geometric_temporal._optional import require
@@ -80,8 +79,8 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
                    "METR-LA A3TGCN2 (32 channels) + linear read-out; " + ", ".join(RECURRENT_CELLS) +
                    ": --layers stacked cells + linear read-out of the last hidden state to the horizon "
                    "(see torch_geometric_temporal.train.models)")
-    p.add_argument("--out-dir", default=os.path.join("runs", spec.name),
-                   help="where the CSVs and checkpoints go")
+    p.add_argument("--out-dir", default=".",
+                   help="where the CSVs and checkpoint.pt go (default: the current directory, as PGT-I)")
     p.add_argument("--max-batches", type=int, default=None,
                    help="stop each train/val/test pass after this many batches (smoke runs)")
     p.add_argument("--mmap", help="memory-map the series (out-of-core, .npy datasets)", **flag)
