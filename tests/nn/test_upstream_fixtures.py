@@ -12,7 +12,8 @@ from _upstream import (UPSTREAM_DIR, check_against_fixture, check_signature, dec
 CLASSES = ["GConvGRU", "GConvLSTM", "GCLSTM", "LRGCN", "DyGrEncoder", "EvolveGCNH",
            "EvolveGCNO", "TGCN", "TGCN2", "A3TGCN", "A3TGCN2", "MPNNLSTM", "AGCRN",
            "HeteroGCLSTM", "STConv", "TemporalConv", "ASTGCN", "ChebConvAttention", "MSTGCN",
-           "GMAN", "SpatioTemporalAttention", "SpatioTemporalEmbedding"]
+           "GMAN", "SpatioTemporalAttention", "SpatioTemporalEmbedding", "MTGNN", "MixProp",
+           "GraphConstructor"]
 KEYS = {"class", "module", "variant", "init", "signature", "parameters", "forward_signature",
         "forward_parameters", "state_dict", "steps", "outputs", "loss", "loss_value", "perturbed", "grads",
         "upstream_version", "torch_version", "torch_geometric_version"}
