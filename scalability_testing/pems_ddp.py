@@ -28,7 +28,7 @@ import sys
 from typing import Any, Dict, Optional, Sequence, Tuple
 
 from torch_geometric_temporal._optional import require
-from torch_geometric_temporal.train.cli import build_parser, str2bool
+from torch_geometric_temporal.train.cli import build_parser, finish_config, str2bool
 from torch_geometric_temporal.train.config import RunConfig
 from torch_geometric_temporal.train.datasets import DATASETS, DatasetSpec
 from torch_geometric_temporal.train.experiment import configure_logging as configure_run_logging
@@ -93,7 +93,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> Tuple[DatasetSpec, RunCo
     # (with --dist the workers, not this process, need them)
     if args.gpu and not args.dist and cuda_problem(args.npar) is not None:
         parser.error(cuda_problem(args.npar))
-    return spec, RunConfig(**vars(args))
+    return spec, finish_config(parser, argv, args)  # --recipe, model checks: as every script
 
 
 def require_extras(config: RunConfig) -> None:

@@ -170,3 +170,14 @@ def test_trainer_resumes_onto_another_device(tmp_path):
     assert all(t.device.type == "cpu" for t in resumed.best_state.values())
     assert torch.equal(gen.get_state(), expected_order)
     assert torch.equal(torch.get_rng_state(), saved["rng"]["torch"])
+
+
+def test_identity_without_amp_counts_as_amp_off():
+    from torch_geometric_temporal.train.checkpoint import CheckpointError, check_identity
+
+    old = {"model": "seq2seq"}  # written before --amp existed
+    check_identity(old, {"model": "seq2seq", "amp": "off"}, "ck.pt")
+    with pytest.raises(CheckpointError, match=r"amp: 'off' -> 'bf16'"):
+        check_identity(old, {"model": "seq2seq", "amp": "bf16"}, "ck.pt")
+    with pytest.raises(CheckpointError, match=r"amp: 'bf16' -> 'off'"):
+        check_identity({"model": "seq2seq", "amp": "bf16"}, {"model": "seq2seq", "amp": "off"}, "ck.pt")

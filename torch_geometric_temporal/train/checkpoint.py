@@ -15,6 +15,14 @@ refuses any difference (:func:`check_identity`). Settings that cannot
 change in the middle of a run (learning rate, weight decay, seed, LR
 milestones, ...) are taken from the checkpoint (:func:`kept_settings`);
 only the number of epochs may grow.
+
+Mixed precision (``--amp``) is part of the identity: bf16 changes the
+numbers, so a bf16 run never resumes an fp32 checkpoint or the reverse (a
+checkpoint written before the entry existed counts as ``amp: off``, see
+:data:`IDENTITY_DEFAULTS`). Activation recomputation (``--recompute``) and
+``--compile`` are not: they change memory and speed, not the losses and
+gradients, so a run may switch them when it resumes (e.g. turn
+recomputation on to fit a larger machine's schedule on a smaller one).
 """
 import copy
 import hashlib
@@ -41,6 +49,7 @@ __all__ = [
     "data_fingerprint",
     "check_identity",
     "kept_settings",
+    "IDENTITY_DEFAULTS",
 ]
 
 log = logging.getLogger(__name__)
@@ -258,6 +267,10 @@ def _round(t: Tensor) -> Tensor:
 
 _MISSING = object()
 
+#: Identity entries added after the first checkpoints were written, and the
+#: value a checkpoint without them had.
+IDENTITY_DEFAULTS: Dict[str, Any] = {"amp": "off"}
+
 
 def _show(value: Any) -> str:
     return "(not recorded)" if value is _MISSING else repr(value)
@@ -277,8 +290,11 @@ def check_identity(saved: Optional[Mapping[str, Any]], current: Mapping[str, Any
     """
     if saved is None:
         raise CheckpointError(f"{path} records no run identity (written by an older version); {_FIX}.")
-    diffs = [f"{key}: {_show(saved.get(key, _MISSING))} -> {value!r}" for key, value in current.items()
-             if _normal(saved.get(key, _MISSING)) != _normal(value)]
+    def recorded(key):
+        return saved.get(key, IDENTITY_DEFAULTS.get(key, _MISSING))
+
+    diffs = [f"{key}: {_show(recorded(key))} -> {value!r}" for key, value in current.items()
+             if _normal(recorded(key)) != _normal(value)]
     if diffs:
         raise CheckpointError(
             f"{path} belongs to a different run ({'; '.join(diffs)}); resume with that run's settings and "

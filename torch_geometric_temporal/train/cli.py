@@ -17,16 +17,19 @@ A script names its dataset in the registry and hands its entry point to
 :func:`~torch_geometric_temporal.train.experiment.run_experiment` on it.
 """
 import argparse
-from typing import Any, Callable, Dict, Optional, Sequence
+import sys
+from typing import Any, Callable, Dict, Optional, Sequence, Set
 
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.train.config import KEPT_ON_RESUME, RunConfig
 from torch_geometric_temporal.train.datasets import DatasetSpec
 from torch_geometric_temporal.train.experiment import device_name, run_device, run_experiment
-from torch_geometric_temporal.train.models import MODEL_NAMES, RECURRENT_CELLS
+from torch_geometric_temporal.train.models import MODEL_NAMES, RECOMPUTE_MODELS, RECURRENT_CELLS, SEQ2SEQ_K
+from torch_geometric_temporal.train.recipes import RECIPES, apply_recipe
 from torch_geometric_temporal.train.script import ScriptArgumentParser
+from torch_geometric_temporal.train.step import AMP_CHOICES
 
-__all__ = ["str2bool", "device_flag", "build_parser", "parse_args", "make_main"]
+__all__ = ["str2bool", "device_flag", "build_parser", "given_flags", "finish_config", "parse_args", "make_main"]
 
 _TRUE = {"true", "t", "yes", "y", "1", "on"}
 _FALSE = {"false", "f", "no", "n", "0", "off"}
@@ -87,6 +90,7 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lr", type=float, default=spec.lr)
     p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--adam-eps", type=float, default=1e-8, help="Adam's epsilon (DCRNN recipe: 1e-3)")
     p.add_argument("--grad-clip", type=float, default=None, help="max gradient norm (off by default)")
     p.add_argument("--lr-milestones", type=int, nargs="*", default=[],
                    help="epochs at which the LR is multiplied by --lr-gamma")
@@ -96,7 +100,8 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("--layers", type=int, default=2,
                    help="recurrent layers of seq2seq and the stacked cells (not batched, a3tgcn)")
     p.add_argument("-K", "--diffusion-steps", type=int, default=None,
-                   help="diffusion steps or Chebyshev filter size K (default 3 batched, 2 seq2seq, " +
+                   help=f"diffusion steps or Chebyshev filter size K (default 3 batched, {SEQ2SEQ_K} seq2seq: K terms "
+                   "per direction, DCRNN's max_diffusion_step is K - 1; " +
                    ", ".join(f"{k} {v}" for k, v in RECURRENT_CELLS.items() if v is not None) + "; a3tgcn, " +
                    ", ".join(k for k, v in RECURRENT_CELLS.items() if v is None) + " have none)")
     p.add_argument("--curriculum", help="seq2seq curriculum learning (scheduled sampling)", **flag)
@@ -113,15 +118,60 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     p.add_argument("--overwrite", help="replace the outputs of a previous run found in --out-dir (removed once the "
                    "new run has loaded its data and built its model); without it or --resume such a folder is "
                    "refused", **flag)
+    p.add_argument("--recipe", choices=tuple(RECIPES), default=None,
+                   help="a paper's training setup; flags given explicitly win over it. dcrnn: --model seq2seq, "
+                   "--hidden 64 --layers 2 -K 3, --lr 0.01 --adam-eps 1e-3, --lr-milestones 20 30 40 50 "
+                   "--lr-gamma 0.1, --grad-clip 5, --curriculum --cl-decay-steps 2000, --batch-size 64, "
+                   "--epochs 100 (see torch_geometric_temporal.train.recipes)")
+    p.add_argument("--recompute", choices=("off", "on", "auto"), default="off",
+                   help="recompute the recurrent layers' activations in backward (less memory, same results); "
+                   "auto: on when one training step's estimated activations exceed half the device's memory "
+                   "(models: " + ", ".join(RECOMPUTE_MODELS) + ")")
+    p.add_argument("--amp", choices=tuple(AMP_CHOICES), default="off",
+                   help="bf16: autocast the model's forward in bf16 on CUDA (loss and optimizer in fp32); on the "
+                   "CPU the run stays fp32 (a warning says why)")
+    p.add_argument("--compile", help="torch.compile the recurrent cells' steps", **flag)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, warnings only")
     return p
+
+
+def given_flags(parser: argparse.ArgumentParser, argv: Sequence[str]) -> Set[str]:
+    r"""The destinations of the options :obj:`argv` gives explicitly (a
+    recipe does not override them): :obj:`parser` parses :obj:`argv` once
+    more with every default suppressed."""
+    saved = [(action, action.default) for action in parser._actions]
+    try:
+        for action, _ in saved:
+            action.default = argparse.SUPPRESS
+        return set(vars(parser.parse_known_args(list(argv))[0]))
+    finally:
+        for action, default in saved:
+            action.default = default
+
+
+def finish_config(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], args: argparse.Namespace,
+                  **changes: Any) -> RunConfig:
+    r"""The :class:`RunConfig` of parsed :obj:`args` (plus :obj:`changes`):
+    the ``--recipe`` applied under the flags :obj:`argv` gives explicitly
+    (:func:`given_flags`), and the model options checked; a bad combination
+    is :obj:`parser`'s one-line error (exit status 2). Shared by the
+    scripts and ``pems_ddp.py``."""
+    config = RunConfig(**{**vars(args), **changes})
+    try:
+        config = apply_recipe(config, given_flags(parser, sys.argv[1:] if argv is None else argv))
+    except ValueError as exc:
+        parser.error(str(exc))
+    if config.recompute == "on" and config.model not in RECOMPUTE_MODELS:
+        parser.error(f"--recompute on: --model {config.model} cannot recompute its activations (models that can: "
+                     f"{', '.join(RECOMPUTE_MODELS)}); drop --recompute")
+    return config
 
 
 def parse_args(spec: DatasetSpec, argv: Optional[Sequence[str]] = None) -> RunConfig:
     r"""Parse ``argv`` (default ``sys.argv[1:]``) with :func:`build_parser`
     into a :class:`RunConfig`; a bad value is one line and exit status 2."""
     parser = build_parser(spec)
-    config = RunConfig(**vars(parser.parse_args(argv)))
+    config = finish_config(parser, argv, parser.parse_args(argv))
     if config.epochs < 0:
         parser.error(f"--epochs must be >= 0, got {config.epochs}")
     if config.batch_size < 1:

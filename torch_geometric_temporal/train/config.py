@@ -29,6 +29,18 @@ class RunConfig:
             unless given.
         gpu (bool): keep the data on the training device (a GPU).
         device (str): ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        adam_eps (float): Adam's epsilon (the DCRNN recipe: ``1e-3``).
+        recompute (str): activation recomputation of the recurrent layers:
+            ``off``, ``on`` or ``auto`` (on when
+            :func:`~torch_geometric_temporal.train.activation.plan_recompute`
+            estimates that one training step's activations exceed half the
+            device's memory).
+        amp (str): ``off`` or ``bf16`` (autocast around the model, see
+            :func:`~torch_geometric_temporal.train.step.resolve_amp`).
+        compile (bool): ``torch.compile`` the recurrent cells' steps.
+        recipe (str, optional): a preset of
+            :data:`~torch_geometric_temporal.train.recipes.RECIPES` (applied
+            by the command line: flags given explicitly win).
         npar, nodes, dist, scheduler_file, blocks_per_rank, timeout,
             collective_timeout, dataset: DDP only (``pems_ddp.py``).
     """
@@ -47,6 +59,7 @@ class RunConfig:
     mmap: bool = False
     seed: int = 0
     weight_decay: float = 0.0
+    adam_eps: float = 1e-8
     grad_clip: Optional[float] = None
     lr_milestones: List[int] = field(default_factory=list)
     lr_gamma: float = 0.1
@@ -61,6 +74,10 @@ class RunConfig:
     resume: bool = False
     overwrite: bool = False
     quiet: bool = False
+    recompute: str = "off"
+    amp: str = "off"
+    compile: bool = False
+    recipe: Optional[str] = None
     # DDP (pems_ddp.py)
     dataset: Optional[str] = None
     dist: bool = False

@@ -43,6 +43,7 @@ from torch_geometric_temporal.train.step import (
     StepResult,
     forward_model,
     predict_batch,
+    resolve_amp,
     train_step,
     unwrap_model,
 )
@@ -163,6 +164,9 @@ class TrainConfig:
             metrics (``0.0`` for traffic, ``None`` for Chickenpox / Windmill).
         test_with_best (bool): evaluate the test set with the weights of the
             best validation epoch (else the last). (default: ``True``)
+        amp (str): ``off`` or ``bf16``: autocast of the forward passes
+            (:func:`~torch_geometric_temporal.train.step.resolve_amp`).
+            (default: ``"off"``)
     """
 
     epochs: int = 100
@@ -177,6 +181,7 @@ class TrainConfig:
     target_channel: int = 0
     null_value: Optional[float] = 0.0
     test_with_best: bool = True
+    amp: str = "off"
 
     def __post_init__(self):
         if self.epochs < 0:
@@ -292,6 +297,7 @@ class Trainer:
         self.progress = progress
         self.callbacks = list(callbacks)
         self.identity = None if identity is None else dict(identity)
+        self.amp = resolve_amp(self.config.amp, self.device)
 
         self.epoch = 0  # completed epochs
         self.batches_seen = 0
@@ -349,7 +355,7 @@ class Trainer:
                 self.model, batch, self.optimizer, edge_index=self.edge_index, edge_weight=self.edge_weight,
                 scaler=self.scaler, loss_fn=self.loss_fn, target_channel=self.config.target_channel,
                 null_value=self.config.null_value, grad_clip=self.config.grad_clip,
-                batches_seen=self.batches_seen, device=self.device,
+                batches_seen=self.batches_seen, device=self.device, amp=self.amp,
             )
             self.batches_seen += 1
             acc.update(step.pred, step.true)
@@ -388,6 +394,7 @@ class Trainer:
             step = predict_batch(
                 model, batch, edge_index=self.edge_index, edge_weight=self.edge_weight, scaler=self.scaler,
                 target_channel=self.config.target_channel, null_value=self.config.null_value, device=self.device,
+                amp=self.amp,
             )
             acc.update(step.pred, step.true)
         return acc.all_reduce().compute()
