@@ -28,7 +28,9 @@ from torch_geometric_temporal.dataset.loader_base import LoadedData
 from torch_geometric_temporal.train.checkpoint import check_identity, data_fingerprint, kept_settings, load_checkpoint
 from torch_geometric_temporal.train.config import RunConfig
 from torch_geometric_temporal.train.datasets import DatasetSpec
-from torch_geometric_temporal.train.models import build_model
+from torch_geometric_temporal.train.activation import activation_bytes, plan_recompute
+from torch_geometric_temporal.train.models import RECOMPUTE_MODELS, build_model
+from torch_geometric_temporal.train.recipes import check_recipe_data
 from torch_geometric_temporal.train.run_dir import RunDirectory
 from torch_geometric_temporal.train.script import cuda_problem
 from torch_geometric_temporal.train.stats import write_stats
@@ -121,8 +123,12 @@ def load_data(spec: DatasetSpec, config: RunConfig, world_size: int = -1, rank: 
 def run_identity(spec: DatasetSpec, config: RunConfig, world_size: int = 1) -> Dict[str, Any]:
     r"""What a checkpoint of this run must match to be resumed (besides the
     data fingerprint, known once the data is loaded): dataset, mode, model
-    and its hyper-parameters, windows, batch size, shuffling and ranks."""
-    return {"dataset": spec.name, "mode": config.mode, "model": config.model, "hidden": config.hidden,
+    and its hyper-parameters, ``--amp`` (bf16 changes the numbers), windows,
+    batch size, shuffling and ranks. ``--recompute`` and ``--compile`` are
+    not part of it: they change memory and speed, not the results, so a run
+    may resume with them switched."""
+    return {"dataset": spec.name, "mode": config.mode, "model": config.model, "amp": config.amp,
+            "hidden": config.hidden,
             "layers": config.layers, "K": config.diffusion_steps, "curriculum": bool(config.curriculum),
             "cl_decay_steps": config.cl_decay_steps, "num_timesteps_in": spec.num_timesteps_in,
             "num_timesteps_out": spec.num_timesteps_out, "batch_size": config.batch_size,
@@ -197,18 +203,33 @@ def build_trainer(spec: DatasetSpec, config: RunConfig, data: LoadedData, device
         callbacks (list): passed to :class:`Trainer`.
         progress (callable, optional): progress-bar factory.
     """
+    check_recipe_data(config, data.num_features)
+    # --recompute auto: only models that can recompute (--recompute on with another one: build_model refuses)
+    mode = config.recompute if config.model in RECOMPUTE_MODELS or config.recompute == "on" else "off"
+    sizes = dict(batch_size=config.batch_size, num_nodes=data.num_nodes, num_features=data.num_features,
+                 num_timesteps_in=spec.num_timesteps_in, num_timesteps_out=spec.num_timesteps_out,
+                 hidden_channels=config.hidden, num_layers=config.layers, K=config.diffusion_steps,
+                 dtype_bytes=2 if config.amp == "bf16" and device.type == "cuda" else 4)
+    recompute = plan_recompute(mode, lambda on: activation_bytes(config.model, recompute=on, **sizes), device)
     seed_everything(config.seed)  # model init independent of the data path taken
     model = build_model(config.model, data.num_features, spec.num_timesteps_out, hidden_channels=config.hidden,
                         num_layers=config.layers, K=config.diffusion_steps,
                         use_curriculum_learning=bool(config.curriculum),
                         cl_decay_steps=config.cl_decay_steps, num_timesteps_in=spec.num_timesteps_in,
                         num_nodes=data.num_nodes, batch_size=config.batch_size,
-                        scaler=data.scaler).to(device)
+                        scaler=data.scaler, recompute=recompute).to(device)
+    if config.compile:
+        from torch_geometric_temporal.nn.recurrent.compiled import compile_steps
+
+        if not compile_steps(model):
+            log.warning("--compile: --model %s has no recurrent cell step to compile; it runs eagerly",
+                        config.model)
     if ddp:
         from torch.nn.parallel import DistributedDataParallel
 
         model = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     train_config = TrainConfig(epochs=config.epochs, lr=config.lr, weight_decay=config.weight_decay,
+                               eps=config.adam_eps, amp=config.amp,
                                grad_clip=config.grad_clip, lr_milestones=tuple(config.lr_milestones),
                                lr_gamma=config.lr_gamma, seed=config.seed, max_batches=config.max_batches,
                                null_value=spec.null_value)

@@ -11,8 +11,10 @@ Every model maps an index batch ``X (B, T_in, N, F)`` on one shared graph to
   ``hidden_channels`` set, the recurrent layer has that many units and a
   :class:`~torch.nn.Linear` head maps them to the target.
 * ``"seq2seq"``: the encoder-decoder :class:`DCRNNSeq2Seq` of
-  `DCRNN <https://arxiv.org/abs/1707.01926>`_ (64 units, 2 layers, K=2 by
-  default) forecasting the target channel ``T_out`` steps ahead.
+  `DCRNN <https://arxiv.org/abs/1707.01926>`_ (64 units, 2 layers, K=3 by
+  default: the reference ``max_diffusion_step`` 2, as ``K`` here counts the
+  terms per direction, ``max_diffusion_step = K - 1``) forecasting the
+  target channel ``T_out`` steps ahead.
 * ``"a3tgcn"``: PGT-I's METR-LA configuration: one
   :class:`~torch_geometric_temporal.nn.recurrent.A3TGCN2` (32 channels by
   default, ``periods`` = :math:`T_{in}`) then ReLU and
@@ -43,6 +45,12 @@ Every model maps an index batch ``X (B, T_in, N, F)`` on one shared graph to
   ``"gman"``, ``"mtgnn"``): forecasters in
   :mod:`torch_geometric_temporal.train.attention_models`, which says what
   ``hidden_channels``, ``layers`` and ``K`` mean for each.
+
+Activation recomputation (``recompute=True``, ``--recompute``): the models of
+:data:`RECOMPUTE_MODELS` keep only each step's hidden state per layer for
+backward and recompute the rest
+(:func:`torch_geometric_temporal.nn.recurrent.recompute.set_recompute`);
+losses and gradients are unchanged.
 """
 from typing import Any, Dict, List, Optional
 
@@ -52,7 +60,8 @@ from torch import Tensor
 from torch_geometric_temporal.nn.recurrent import BatchedDCRNN, DCRNNSeq2Seq
 
 __all__ = ["PerStepDCRNN", "RecurrentForecaster", "A3TGCNForecaster", "build_model", "MODEL_NAMES",
-           "RECURRENT_CELLS", "ATTENTION_MODELS", "AGCRN_EMBEDDING_DIMENSIONS"]
+           "RECURRENT_CELLS", "ATTENTION_MODELS", "AGCRN_EMBEDDING_DIMENSIONS",
+           "RECOMPUTE_MODELS", "SEQ2SEQ_K"]
 
 #: ``--model`` names of stacked per-step cells with a linear read-out, and
 #: each one's default ``K`` (``None``: the cell has no ``K``).
@@ -67,6 +76,12 @@ RECURRENT_CELLS: Dict[str, Optional[int]] = {
 ATTENTION_MODELS: Dict[str, tuple] = {"stgcn": (64, 3), "gman": (64, 8)}
 
 MODEL_NAMES = ("batched", "seq2seq", "a3tgcn", *RECURRENT_CELLS, *ATTENTION_MODELS)
+
+#: ``--model`` names whose recurrent layers can recompute their activations.
+RECOMPUTE_MODELS = ("batched", "seq2seq", *RECURRENT_CELLS)
+
+#: Default ``K`` of ``seq2seq``: DCRNN's ``max_diffusion_step`` 2.
+SEQ2SEQ_K = 3
 
 #: Node embedding size of ``agcrn`` (the AGCRN paper's value on PeMSD4).
 AGCRN_EMBEDDING_DIMENSIONS = 10
@@ -206,7 +221,8 @@ def _cell_kwargs(name: str, K: Optional[int], num_nodes: Optional[int]) -> Dict[
 def build_model(name: str, num_features: int, num_timesteps_out: int, *, hidden_channels: Optional[int] = None,
                 num_layers: int = 2, K: Optional[int] = None, use_curriculum_learning: bool = False,
                 cl_decay_steps: int = 2000, num_timesteps_in: Optional[int] = None,
-                num_nodes: Optional[int] = None, batch_size: int = 1, scaler: Any = None) -> torch.nn.Module:
+                num_nodes: Optional[int] = None, batch_size: int = 1, scaler: Any = None,
+                recompute: bool = False) -> torch.nn.Module:
     r"""Build a model by name (see the module docstring).
 
     Args:
@@ -221,7 +237,8 @@ def build_model(name: str, num_features: int, num_timesteps_out: int, *, hidden_
         num_layers (int): recurrent layers of ``seq2seq`` and of the
             :data:`RECURRENT_CELLS` models. (default: ``2``)
         K (int, optional): diffusion steps or Chebyshev filter size (default
-            ``3`` for ``batched`` as PGT-I, ``2`` for ``seq2seq`` as DCRNN,
+            ``3`` for ``batched`` as PGT-I, :data:`SEQ2SEQ_K` for ``seq2seq``
+            (DCRNN's ``max_diffusion_step`` 2),
             :data:`RECURRENT_CELLS` for the cells).
         use_curriculum_learning (bool): ``seq2seq`` scheduled sampling.
         cl_decay_steps (int): curriculum decay constant in batches.
@@ -232,11 +249,27 @@ def build_model(name: str, num_features: int, num_timesteps_out: int, *, hidden_
             argument, unused by the computation). (default: ``1``)
         scaler (Scaler, optional): the loader's scaler (``gman`` maps the
             time-of-day feature back to a fraction of the day with it).
+        recompute (bool): recompute the recurrent layers' activations in
+            backward (models of :data:`RECOMPUTE_MODELS`; raises for the
+            others). (default: ``False``)
 
     Raises:
-        ValueError: an unknown name, ``K`` for a model without one, or
-            ``agcrn`` without ``num_nodes``.
+        ValueError: an unknown name, ``K`` for a model without one,
+            ``agcrn`` without ``num_nodes``, or ``recompute`` for a model
+            outside :data:`RECOMPUTE_MODELS`.
     """
+    if recompute:
+        if name not in RECOMPUTE_MODELS:
+            raise ValueError(f"--model {name} cannot recompute its activations (models that can: "
+                             f"{', '.join(RECOMPUTE_MODELS)}); drop --recompute.")
+        from torch_geometric_temporal.nn.recurrent.recompute import set_recompute
+
+        model = build_model(name, num_features, num_timesteps_out, hidden_channels=hidden_channels,
+                            num_layers=num_layers, K=K, use_curriculum_learning=use_curriculum_learning,
+                            cl_decay_steps=cl_decay_steps, num_timesteps_in=num_timesteps_in, num_nodes=num_nodes,
+                            batch_size=batch_size, scaler=scaler)
+        set_recompute(model, True)
+        return model
     if name == "batched":
         K = 3 if K is None else K
         if hidden_channels is None:
@@ -245,7 +278,7 @@ def build_model(name: str, num_features: int, num_timesteps_out: int, *, hidden_
     if name == "seq2seq":
         return DCRNNSeq2Seq(
             num_features, 1, hidden_channels=64 if hidden_channels is None else hidden_channels,
-            num_layers=num_layers, K=2 if K is None else K, num_timesteps_out=num_timesteps_out,
+            num_layers=num_layers, K=SEQ2SEQ_K if K is None else K, num_timesteps_out=num_timesteps_out,
             use_curriculum_learning=use_curriculum_learning, cl_decay_steps=cl_decay_steps,
         )
     hidden = _DEFAULT_HIDDEN if hidden_channels is None else hidden_channels
