@@ -116,3 +116,24 @@ def test_batch_signal():
     assert torch.equal(test[0].batch, snapshot.batch)
     with pytest.raises(ValueError, match="one graph id per node"):
         StaticGraphTemporalSignalBatch(edge_index, None, features, targets, np.array([0, 1]))
+
+
+def test_batch_signal_with_one_batch_vector_per_snapshot():
+    """Upstream's test/batch_test.py passes a list of per-snapshot vectors
+    (or of Nones): each snapshot gets its own, split and slices keep them."""
+    rng = np.random.default_rng(2)
+    edge_index = np.array([[0, 1, 2, 3], [1, 0, 3, 2]])
+    features = [rng.random((4, 2)) for _ in range(4)]
+    targets = [rng.random(4) for _ in range(4)]
+    batches = [np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), np.array([0, 0, 0, 1]),
+               np.array([0, 1, 2, 3])]
+    signal = StaticGraphTemporalSignalBatch(edge_index, None, features, targets, batches)
+    assert [int(signal[t].num_graphs) for t in range(4)] == [2, 2, 2, 4]
+    _, test = temporal_signal_split(signal, 0.5)
+    assert torch.equal(test[1].batch, torch.tensor([0, 1, 2, 3]))
+    assert torch.equal(signal[1:3][0].batch, torch.tensor([0, 1, 1, 1]))
+    nones = StaticGraphTemporalSignalBatch(None, None, [None, None], [None, None], [None, None])
+    assert [snapshot.batch for snapshot in nones] == [None, None]
+    with pytest.raises(ValueError, match=r"batches\[2\] assigns 3 nodes"):
+        StaticGraphTemporalSignalBatch(edge_index, None, features, targets,
+                                       batches[:2] + [np.array([0, 0, 1])] + batches[3:])

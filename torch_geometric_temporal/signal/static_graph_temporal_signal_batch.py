@@ -1,9 +1,10 @@
-from typing import Optional
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
 
 from torch_geometric_temporal._pyg import pyg
+from torch_geometric_temporal.signal._validation import check_batch_vector, num_rows
 from torch_geometric_temporal.signal.static_graph_temporal_signal import (
     Additional_Features,
     Edge_Index,
@@ -13,7 +14,14 @@ from torch_geometric_temporal.signal.static_graph_temporal_signal import (
     Targets,
 )
 
-Batches = Optional[np.ndarray]
+Batches = Union[np.ndarray, Sequence[Optional[np.ndarray]], None]
+
+
+def _per_snapshot(batches: Batches, count: int) -> bool:
+    r"""Whether :obj:`batches` is a list with one assignment vector (or
+    ``None``) per snapshot rather than one vector of graph ids."""
+    return (isinstance(batches, (list, tuple)) and len(batches) == count
+            and all(b is None or np.ndim(b) >= 1 for b in batches))
 
 
 class StaticGraphTemporalSignalBatch(StaticGraphTemporalSignal):
@@ -27,8 +35,14 @@ class StaticGraphTemporalSignalBatch(StaticGraphTemporalSignal):
         edge_weight (np.ndarray, optional): Edge weights, shape ``(E,)``.
         features (Sequence of np.ndarray): Node features per snapshot.
         targets (Sequence of np.ndarray): Node labels per snapshot.
-        batches (np.ndarray, optional): Graph id of every node, shape ``(N,)``.
+        batches (np.ndarray or list, optional): Graph id of every node,
+            shape ``(N,)``, shared by every snapshot; or, as upstream's own
+            tests pass it, a list with one such vector (or ``None``) per
+            snapshot, each snapshot getting its own.
         **kwargs (Sequence of np.ndarray): Additional per-snapshot attributes.
+
+    Raises:
+        ValueError: a vector that is not ``(N,)`` with one id per node.
     """
 
     def __init__(
@@ -41,23 +55,19 @@ class StaticGraphTemporalSignalBatch(StaticGraphTemporalSignal):
         **kwargs: Additional_Features,
     ):
         super().__init__(edge_index, edge_weight, features, targets, **kwargs)
-        if batches is not None:
+        if _per_snapshot(batches, self.snapshot_count):
+            batches = list(batches)
+            for t, batch in enumerate(batches):
+                check_batch_vector(batch, num_rows(features[t], f"features[{t}]"), f"batches[{t}]")
+        elif batches is not None:
             batches = np.asarray(batches)
-            if batches.ndim != 1:
-                raise ValueError(f"batches must have shape (N,), got {batches.shape}.")
-            if len(features) and features[0] is not None:
-                num_nodes = np.asarray(features[0]).shape[0]
-                if batches.shape[0] != num_nodes:
-                    raise ValueError(
-                        f"batches assigns {batches.shape[0]} nodes but the features have "
-                        f"{num_nodes}; pass one graph id per node."
-                    )
+            first = num_rows(features[0], "features[0]") if len(features) else None
+            check_batch_vector(batches, first, "batches")
         self.batches = batches
 
-    def _get_batch_index(self) -> Optional[torch.LongTensor]:
-        if self.batches is None:
-            return None
-        return torch.as_tensor(self.batches, dtype=torch.long)
+    def _get_batch_index(self, time_index: int) -> Optional[torch.LongTensor]:
+        batch = self.batches[time_index] if isinstance(self.batches, list) else self.batches
+        return None if batch is None else torch.as_tensor(np.asarray(batch), dtype=torch.long)
 
     def _slice(self, time_index: slice) -> "StaticGraphTemporalSignalBatch":
         return StaticGraphTemporalSignalBatch(
@@ -65,7 +75,7 @@ class StaticGraphTemporalSignalBatch(StaticGraphTemporalSignal):
             self.edge_weight,
             self.features[time_index],
             self.targets[time_index],
-            self.batches,
+            self.batches[time_index] if isinstance(self.batches, list) else self.batches,
             **{key: getattr(self, key)[time_index] for key in self.additional_feature_keys},
         )
 
@@ -76,6 +86,6 @@ class StaticGraphTemporalSignalBatch(StaticGraphTemporalSignal):
             edge_index=self._get_edge_index(),
             edge_attr=self._get_edge_weight(),
             y=self._get_target(time_index),
-            batch=self._get_batch_index(),
+            batch=self._get_batch_index(time_index),
             **self._get_additional_features(time_index),
         )
