@@ -56,3 +56,14 @@ def test_missing_offline(tmp_path):
     with pytest.raises(FileNotFoundError) as info:
         PemsBayDatasetLoader(raw_data_dir=tmp_path)
     assert "PEMS-BAY.zip" in str(info.value) and URL in str(info.value)
+
+
+def test_index_batches_equal_upstream_signal_snapshots(pems_bay_dir):
+    """Upstream's test/index_test.py invariant: with the default (all-feature)
+    targets, index batch i is get_dataset()'s snapshot i, x and y."""
+    loader = PemsBayDatasetLoader(raw_data_dir=pems_bay_dir)
+    signal = loader.get_dataset(num_timesteps_in=4, num_timesteps_out=3)
+    train = loader.get_index_dataset(batch_size=1, num_timesteps_in=4, num_timesteps_out=3)[0]
+    for snapshot, (x, y) in zip(signal, train):
+        assert torch.equal(snapshot.x, x[0].permute(1, 2, 0))
+        assert torch.equal(snapshot.y, y[0].permute(1, 2, 0))  # (N, 2, T_out) both sides
