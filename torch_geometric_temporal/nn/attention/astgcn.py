@@ -1,0 +1,589 @@
+r"""Attention based spatial-temporal graph convolutional networks (ASTGCN, Guo
+et al., AAAI 2019): :class:`ChebConvAttention`, the attention modules, one
+:class:`ASTGCNBlock` and the model :class:`ASTGCN`."""
+from typing import List, Optional, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from torch_geometric_temporal._pyg import pyg
+from torch_geometric_temporal.nn.attention.stgcn import _positive_int, check_normalization
+from torch_geometric_temporal.nn.recurrent._checks import check_graph
+
+__all__ = ["ChebConvAttention", "SpatialAttention", "TemporalAttention", "ASTGCNBlock", "ASTGCN"]
+
+_PAPER = "https://ojs.aaai.org/index.php/AAAI/article/view/3881"
+
+#: Graph -> lambda_max cache entries kept (one per distinct graph of a list).
+_CACHE_SIZE = 32
+
+
+def laplacian_lambda_max(edge_index: Tensor, num_nodes: int, normalization: Optional[str],
+                         cache: Optional[list] = None) -> float:
+    r"""The eigenvalue of largest magnitude (its real part) of the unweighted
+    graph Laplacian with ``normalization``, as
+    :class:`torch_geometric.transforms.LaplacianLambdaMax` (computed here in
+    float64 from the dense :math:`N \times N` Laplacian: :math:`O(N^3)` once
+    per graph, then taken from ``cache``, a list of ``(edge_index, key,
+    value)`` owned by the caller)."""
+    key = (num_nodes, normalization)
+    if cache is not None:
+        for cached, cached_key, value in cache:
+            if cached_key == key and cached.shape == edge_index.shape and \
+                    cached.device == edge_index.device and torch.equal(cached, edge_index):
+                return value
+    utils = pyg("utils")
+    index, weight = utils.get_laplacian(edge_index, None, normalization, torch.float64, num_nodes)
+    L = torch.zeros(num_nodes, num_nodes, dtype=torch.float64)
+    L.index_put_((index[0].cpu(), index[1].cpu()), weight.cpu(), accumulate=True)
+    eig = torch.linalg.eigvals(L)
+    value = float(eig[eig.abs().argmax()].real)
+    if cache is not None:
+        cache.insert(0, (edge_index.detach().clone(), key, value))
+        del cache[_CACHE_SIZE:]
+    return value
+
+
+def scaled_laplacian_entries(edge_index: Tensor, edge_weight: Optional[Tensor], num_nodes: int,
+                             normalization: Optional[str], lambda_max: Tensor,
+                             batch: Optional[Tensor], dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    r"""The entries of :math:`\hat{\mathbf{L}} = 2\mathbf{L}/\lambda_\max -
+    \mathbf{I}` (self-loops of the input dropped first): indices ``(2, E')``
+    (row :math:`i`, column :math:`j`; the diagonal appears twice, once from
+    :math:`\mathbf{L}` and once as :math:`-1`) and values ``(E',)``. With
+    ``batch`` and one ``lambda_max`` per graph, each edge uses its graph's."""
+    utils = pyg("utils")
+    edge_index, edge_weight = utils.remove_self_loops(edge_index, edge_weight)
+    edge_index, edge_weight = utils.get_laplacian(edge_index, edge_weight, normalization, dtype,
+                                                  num_nodes)
+    if batch is not None and lambda_max.numel() > 1:
+        lambda_max = lambda_max[batch[edge_index[0]]]
+    edge_weight = (2.0 * edge_weight) / lambda_max
+    edge_weight = edge_weight.masked_fill(edge_weight == float("inf"), 0)
+    return utils.add_self_loops(edge_index, edge_weight, fill_value=-1.0, num_nodes=num_nodes)
+
+
+def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int,
+                       K: int) -> Tuple[Tensor, Tensor, Tensor]:
+    r"""The nonzero entries of :math:`T_0(\hat{\mathbf{L}}), \dots,
+    T_{K-1}(\hat{\mathbf{L}})` (:math:`T_0 = \mathbf{I}`, :math:`T_1 =
+    \hat{\mathbf{L}}`, :math:`T_k = 2\hat{\mathbf{L}}T_{k-1} - T_{k-2}`) as
+    one list: polynomial order ``(nnz,)``, indices ``(2, nnz)`` and values
+    ``(nnz,)``. Orders :math:`k \ge 2` are built as dense :math:`N \times N`
+    matrices (sparse-dense products, :math:`O(K E N)`)."""
+    eye = torch.arange(num_nodes, device=index.device)
+    orders = [torch.zeros_like(eye)]
+    indices = [torch.stack([eye, eye])]
+    values = [torch.ones(num_nodes, dtype=value.dtype, device=value.device)]
+    if K > 1:
+        orders.append(torch.ones_like(index[0]))
+        indices.append(index)
+        values.append(value)
+    if K > 2:
+        L = torch.sparse_coo_tensor(index, value, (num_nodes, num_nodes), check_invariants=False)
+        prev = torch.eye(num_nodes, dtype=value.dtype, device=value.device)
+        cur = torch.sparse.mm(L, prev)
+        for k in range(2, K):
+            prev, cur = cur, 2.0 * torch.sparse.mm(L, cur) - prev
+            nz = cur.detach().nonzero().t()
+            orders.append(torch.full_like(nz[0], k))
+            indices.append(nz)
+            values.append(cur[nz[0], nz[1]])
+    return torch.cat(orders), torch.cat(indices, dim=1), torch.cat(values)
+
+
+class ChebConvAttention(torch.nn.Module):
+    r"""The Chebyshev graph convolution with spatial attention of the
+    `"Attention Based Spatial-Temporal Graph Convolutional Networks for
+    Traffic Flow Forecasting" <https://ojs.aaai.org/index.php/AAAI/article/view/3881>`_
+    paper (section "Spatial-temporal convolution"): every Chebyshev
+    polynomial of the scaled Laplacian is weighted entry-wise by the
+    attention matrix :math:`\mathbf{S}` of each batch item,
+
+    .. math::
+        \mathbf{X}' = \sum_{k=0}^{K-1} \left(T_k(\hat{\mathbf{L}}) \odot
+        \mathbf{S}\right)^\top \mathbf{X} \mathbf{\Theta}_k + \mathbf{b},
+        \quad \hat{\mathbf{L}} = \frac{2\mathbf{L}}{\lambda_\max} - \mathbf{I},
+
+    (the transpose as in the authors' code, whose :math:`\mathbf{S}` is
+    normalized over its first axis; with :math:`\mathbf{S} = \mathbf{1}`
+    this is :class:`~torch_geometric.nn.conv.ChebConv`). The products run
+    over the nonzero entries of each :math:`T_k(\hat{\mathbf{L}})` (edges
+    within :math:`k` hops), but the caller's :math:`\mathbf{S}` is a dense
+    :math:`(B, N, N)` tensor, and orders :math:`k \ge 2` are built as dense
+    :math:`N \times N` matrices: memory grows as :math:`N^2`.
+
+    **Difference from upstream PyTorch Geometric Temporal 0.56.2**, whose
+    ``state_dict`` (``_weight`` of shape :math:`(K, F, C)`, ``_bias``) and
+    checkpoints are kept: upstream weights only orders 0 and 1 by
+    :math:`\mathbf{S}`, applies order 1 to the order-0 term
+    :math:`\mathrm{diag}(\mathbf{S})\mathbf{X}` rather than to
+    :math:`\mathbf{X}`, without the transpose, and continues the Chebyshev
+    recursion from there without attention. Setting the attribute
+    ``upstream_formula = True`` (not a constructor argument, so the
+    signature stays upstream's) reproduces upstream's outputs; the two agree
+    for :math:`K = 1`.
+
+    Args:
+        in_channels (int): Number of input features :math:`F`.
+        out_channels (int): Number of output features :math:`C`.
+        K (int): Chebyshev filter size :math:`K` (hops :math:`K - 1`).
+        normalization (str, optional): Normalization of the graph Laplacian
+            (default: :obj:`None`): :obj:`None`
+            (:math:`\mathbf{L} = \mathbf{D} - \mathbf{A}`), :obj:`"sym"`
+            (:math:`\mathbf{I} - \mathbf{D}^{-1/2}\mathbf{A}\mathbf{D}^{-1/2}`)
+            or :obj:`"rw"` (:math:`\mathbf{I} - \mathbf{D}^{-1}\mathbf{A}`);
+            other than :obj:`"sym"`, pass ``lambda_max`` to :meth:`forward`.
+        bias (bool, optional): If :obj:`False`, no additive bias.
+            (default: :obj:`True`)
+        **kwargs (optional): upstream's ``MessagePassing`` options; only
+            ``aggr="add"`` is accepted (the sum is the convolution).
+
+    Shapes:
+        - **input:** node features :math:`(B, N, F)`, edge indices
+          :math:`(2, E)`, spatial attention :math:`(B, N, N)`, optional edge
+          weights :math:`(E,)`, ``batch`` and ``lambda_max`` as
+          :class:`~torch_geometric.nn.conv.ChebConv`
+        - **output:** :math:`(B, N, C)`
+    """
+
+    #: Reproduce upstream 0.56.2's formula (see the class docstring).
+    upstream_formula: bool = False
+
+    def __init__(self, in_channels: int, out_channels: int, K: int,
+                 normalization: Optional[str] = None, bias: bool = True, **kwargs):
+        super().__init__()
+        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+                            ("K", K)):
+            _positive_int("ChebConvAttention", name, value)
+        check_normalization("ChebConvAttention", normalization)
+        unknown = {k: v for k, v in kwargs.items() if not (k == "aggr" and v == "add")}
+        if unknown:
+            raise ValueError(f"ChebConvAttention takes no MessagePassing options besides "
+                             f"aggr='add', got {unknown}; drop them.")
+        self._in_channels = in_channels
+        self._out_channels = out_channels
+        self._normalization = normalization
+        self._weight = torch.nn.Parameter(torch.empty(K, in_channels, out_channels))
+        if bias:
+            self._bias = torch.nn.Parameter(torch.empty(out_channels))
+        else:
+            self.register_parameter("_bias", None)
+        self._reset_parameters()
+
+    def _reset_parameters(self) -> None:
+        torch.nn.init.xavier_uniform_(self._weight)
+        if self._bias is not None:
+            torch.nn.init.uniform_(self._bias)
+
+    def reset_parameters(self) -> None:
+        r"""Re-initialize the parameters (Xavier weights, uniform bias)."""
+        self._reset_parameters()
+
+    def _laplacian(self, x: Tensor, edge_index: Tensor, edge_weight: Optional[Tensor],
+                   batch: Optional[Tensor], lambda_max) -> Tuple[Tensor, Tensor]:
+        if self._normalization != "sym" and lambda_max is None:
+            raise ValueError("ChebConvAttention: pass lambda_max to forward() when the "
+                             "normalization is not 'sym' (e.g. from "
+                             "torch_geometric.transforms.LaplacianLambdaMax).")
+        if lambda_max is None:
+            lambda_max = 2.0
+        if not isinstance(lambda_max, Tensor):
+            lambda_max = torch.tensor(lambda_max, dtype=x.dtype, device=x.device)
+        return scaled_laplacian_entries(edge_index, edge_weight, x.size(1), self._normalization,
+                                        lambda_max, batch, x.dtype)
+
+    def _basis(self, x: Tensor, laplacian: Tuple[Tensor, Tensor], S: Tensor) -> Tensor:
+        r"""The attention-weighted Chebyshev basis of ``x (B, N, F')``:
+        ``(B, N, K, F')`` (``F'`` may hold several time steps)."""
+        K, (B, N, Fx) = self._weight.size(0), x.shape
+        index, value = laplacian
+        if self.upstream_formula:
+            return self._upstream_basis(x, index, value, S)
+        order, (i, j), v = chebyshev_supports(index, value.to(x.dtype), N, K)
+        msg = (S[:, i, j] * v).unsqueeze(-1) * x[:, i]
+        Z = x.new_zeros(B, K * N, Fx).index_add_(1, order * N + j, msg)
+        return Z.view(B, K, N, Fx).transpose(1, 2)
+
+    def _upstream_basis(self, x: Tensor, index: Tensor, value: Tensor, S: Tensor) -> Tensor:
+        row, col = index
+        N = x.size(1)
+
+        def apply(weight: Tensor, z: Tensor) -> Tensor:  # out[row] += weight * z[col]
+            return torch.zeros_like(z).index_add_(1, row, weight.unsqueeze(-1) * z[:, col])
+
+        nodes = torch.arange(N, device=x.device)
+        basis = [S[:, nodes, nodes].unsqueeze(-1) * x]
+        if self._weight.size(0) > 1:
+            basis.append(apply(value * S[:, row, col], basis[0]))
+        for _ in range(2, self._weight.size(0)):
+            basis.append(2.0 * apply(value.expand(x.size(0), -1), basis[-1]) - basis[-2])
+        return torch.stack(basis, dim=2)
+
+    def _combine(self, Z: Tensor) -> Tensor:
+        r"""``Z (B, N, K, F, ...)`` -> ``(B, N, C, ...)``: the filter and bias."""
+        out = torch.einsum("bnkf...,kfc->bnc...", Z, self._weight.to(Z.dtype))
+        if self._bias is not None:
+            out = out + self._bias.view(-1, *([1] * (Z.dim() - 4)))
+        return out
+
+    def forward(self, x: torch.FloatTensor, edge_index: torch.LongTensor,
+                spatial_attention: torch.FloatTensor, edge_weight: Optional[Tensor] = None,
+                batch: Optional[Tensor] = None,
+                lambda_max: Optional[Tensor] = None) -> torch.FloatTensor:
+        r"""Args:
+            x (torch.Tensor): Node features :math:`(B, N, F)`.
+            edge_index (torch.Tensor): Edge indices :math:`(2, E)`.
+            spatial_attention (torch.Tensor): Attention :math:`(B, N, N)`.
+            edge_weight (torch.Tensor, optional): Edge weights :math:`(E,)`.
+            batch (torch.Tensor, optional): Graph id of each node, with one
+                ``lambda_max`` per graph.
+            lambda_max (torch.Tensor or float, optional): Largest eigenvalue
+                of the Laplacian (needed unless ``normalization="sym"``).
+
+        Returns:
+            torch.Tensor: :math:`(B, N, C)`.
+        """
+        _check_nodes("ChebConvAttention", x, self._in_channels)
+        B, N, _ = x.shape
+        _check_attention(spatial_attention, B, N, x)
+        check_graph(edge_index, edge_weight, N, x.device)
+        laplacian = self._laplacian(x, edge_index, edge_weight, batch, lambda_max)
+        return self._combine(self._basis(x, laplacian, spatial_attention.to(x.dtype)).unsqueeze(-1)
+                             ).squeeze(-1)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self._in_channels}, {self._out_channels}, "
+                f"K={self._weight.size(0)}, normalization={self._normalization})"
+                + (", upstream_formula=True" if self.upstream_formula else ""))
+
+
+def _check_nodes(owner: str, x, in_channels: int) -> None:
+    if not isinstance(x, Tensor) or x.dim() != 3 or x.size(2) != in_channels:
+        shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
+        raise ValueError(f"{owner} expects x of shape (B, N, {in_channels}) (in_channels = "
+                         f"{in_channels}), got {shape}; one time step per call.")
+    if not x.dtype.is_floating_point:
+        raise ValueError(f"x must be a floating tensor, got {x.dtype}; use x.float().")
+
+
+def _check_attention(S, B: int, N: int, x: Tensor) -> None:
+    if not isinstance(S, Tensor) or tuple(S.shape) != (B, N, N):
+        shape = tuple(S.shape) if isinstance(S, Tensor) else type(S).__name__
+        raise ValueError(f"spatial_attention must have shape (B, N, N) = ({B}, {N}, {N}), got "
+                         f"{shape}; pass one N x N attention matrix per batch item.")
+    if S.device != x.device:
+        raise ValueError(f"spatial_attention is on {S.device} but x is on {x.device}; move both "
+                         "to the same device.")
+
+
+def _reset_uniform(module: torch.nn.Module) -> None:
+    r"""Upstream's initialization: Xavier-uniform for every parameter of two
+    or more dimensions, uniform on :math:`[0, 1)` for the others."""
+    for p in module.parameters():
+        if p.dim() > 1:
+            torch.nn.init.xavier_uniform_(p)
+        else:
+            torch.nn.init.uniform_(p)
+
+
+class SpatialAttention(torch.nn.Module):
+    r"""The spatial attention of the `"Attention Based Spatial-Temporal Graph
+    Convolutional Networks for Traffic Flow Forecasting"
+    <https://ojs.aaai.org/index.php/AAAI/article/view/3881>`_ paper,
+
+    .. math::
+        \mathbf{S} = \mathrm{softmax}\left(\mathbf{V}_s \, \sigma\left(
+        (\mathcal{X} \mathbf{W}_1) \mathbf{W}_2 (\mathbf{W}_3 \mathcal{X})^\top
+        + \mathbf{b}_s\right)\right),
+
+    normalized over the first node axis (as the authors' code). It holds and
+    returns :math:`N \times N` matrices: the parameters ``_Vs``, ``_bs`` and
+    an output of :math:`B N^2` values.
+
+    Args:
+        in_channels (int): Number of input features :math:`F`.
+        num_of_vertices (int): Number of nodes :math:`N`.
+        num_of_timesteps (int): Number of time steps :math:`T`.
+
+    Shapes:
+        - **input:** :math:`(B, N, F, T)`
+        - **output:** :math:`(B, N, N)`
+    """
+
+    def __init__(self, in_channels: int, num_of_vertices: int, num_of_timesteps: int):
+        super().__init__()
+        self._W1 = torch.nn.Parameter(torch.empty(num_of_timesteps))
+        self._W2 = torch.nn.Parameter(torch.empty(in_channels, num_of_timesteps))
+        self._W3 = torch.nn.Parameter(torch.empty(in_channels))
+        self._bs = torch.nn.Parameter(torch.empty(1, num_of_vertices, num_of_vertices))
+        self._Vs = torch.nn.Parameter(torch.empty(num_of_vertices, num_of_vertices))
+        _reset_uniform(self)
+
+    def forward(self, X: torch.FloatTensor) -> torch.FloatTensor:
+        LHS = torch.matmul(torch.matmul(X, self._W1), self._W2)  # (B, N, T)
+        RHS = torch.matmul(self._W3, X).transpose(-1, -2)  # (B, T, N)
+        S = torch.matmul(self._Vs, torch.sigmoid(torch.matmul(LHS, RHS) + self._bs))
+        return F.softmax(S, dim=1)
+
+
+class TemporalAttention(torch.nn.Module):
+    r"""The temporal attention of the `"Attention Based Spatial-Temporal
+    Graph Convolutional Networks for Traffic Flow Forecasting"
+    <https://ojs.aaai.org/index.php/AAAI/article/view/3881>`_ paper,
+
+    .. math::
+        \mathbf{E} = \mathrm{softmax}\left(\mathbf{V}_e \, \sigma\left(
+        ((\mathcal{X}^\top \mathbf{U}_1) \mathbf{U}_2) (\mathbf{U}_3 \mathcal{X})
+        + \mathbf{b}_e\right)\right),
+
+    normalized over the first time axis (as the authors' code).
+
+    Args:
+        in_channels (int): Number of input features :math:`F`.
+        num_of_vertices (int): Number of nodes :math:`N`.
+        num_of_timesteps (int): Number of time steps :math:`T`.
+
+    Shapes:
+        - **input:** :math:`(B, N, F, T)`
+        - **output:** :math:`(B, T, T)`
+    """
+
+    def __init__(self, in_channels: int, num_of_vertices: int, num_of_timesteps: int):
+        super().__init__()
+        self._U1 = torch.nn.Parameter(torch.empty(num_of_vertices))
+        self._U2 = torch.nn.Parameter(torch.empty(in_channels, num_of_vertices))
+        self._U3 = torch.nn.Parameter(torch.empty(in_channels))
+        self._be = torch.nn.Parameter(torch.empty(1, num_of_timesteps, num_of_timesteps))
+        self._Ve = torch.nn.Parameter(torch.empty(num_of_timesteps, num_of_timesteps))
+        _reset_uniform(self)
+
+    def forward(self, X: torch.FloatTensor) -> torch.FloatTensor:
+        LHS = torch.matmul(torch.matmul(X.permute(0, 3, 2, 1), self._U1), self._U2)  # (B, T, N)
+        RHS = torch.matmul(self._U3, X)  # (B, N, T)
+        E = torch.matmul(self._Ve, torch.sigmoid(torch.matmul(LHS, RHS) + self._be))
+        return F.softmax(E, dim=1)
+
+
+EdgeIndex = Union[Tensor, List[Tensor]]
+
+
+def check_block_input(owner: str, X, in_channels: int, num_nodes: Optional[int],
+                      num_steps: Optional[int], edge_index: EdgeIndex) -> None:
+    r"""Check ``X (B, N, F, T)`` and ``edge_index``: one ``(2, E)`` tensor or a
+    list of one per time step."""
+    expected = f"(B, {num_nodes or 'N'}, {in_channels}, {num_steps or 'T'})"
+    if not isinstance(X, Tensor) or X.dim() != 4:
+        shape = tuple(X.shape) if isinstance(X, Tensor) else type(X).__name__
+        raise ValueError(f"{owner} expects X of shape {expected}, got {shape}; a loader batch "
+                         "x (B, T, N, F) becomes X = x.permute(0, 2, 3, 1).")
+    for axis, name, want in ((1, "num_of_vertices", num_nodes), (2, "in_channels", in_channels),
+                             (3, "len_input", num_steps)):
+        if want is not None and X.size(axis) != want:
+            raise ValueError(f"{owner} was built with {name} = {want} but X has {X.size(axis)} "
+                             f"on axis {axis} (shape {tuple(X.shape)}, expected {expected}); a "
+                             "loader batch x (B, T, N, F) becomes X = x.permute(0, 2, 3, 1).")
+    if not X.dtype.is_floating_point:
+        raise ValueError(f"X must be a floating tensor, got {X.dtype}; use X.float().")
+    graphs = edge_index if isinstance(edge_index, list) else [edge_index]
+    if isinstance(edge_index, list) and len(edge_index) < X.size(3):
+        raise ValueError(f"{owner}: edge_index is a list of {len(edge_index)} graphs but X has "
+                         f"{X.size(3)} time steps; pass one (2, E) tensor per time step, or one "
+                         "tensor for a static graph.")
+    for graph in graphs:
+        check_graph(graph, None, X.size(1), X.device)
+
+
+class ASTGCNBlock(torch.nn.Module):
+    r"""One spatial-temporal block of the `"Attention Based Spatial-Temporal
+    Graph Convolutional Networks for Traffic Flow Forecasting"
+    <https://ojs.aaai.org/index.php/AAAI/article/view/3881>`_ paper: temporal
+    attention :math:`\mathbf{E}` re-weights the time steps, the spatial
+    attention :math:`\mathbf{S}` (an :math:`N \times N` matrix per batch
+    item) is computed from :math:`\mathcal{X}\mathbf{E}`, a
+    :class:`ChebConvAttention` filters every time step of :math:`\mathcal{X}`
+    with :math:`\mathbf{S}`, then a ReLU, a temporal convolution (width 3,
+    stride ``time_strides``), a residual :math:`1 \times 1` convolution, a
+    ReLU and layer normalization over the features.
+
+    For a static graph all time steps are filtered in one sparse product.
+    Without ``"sym"`` normalization, :math:`\lambda_\max` of the graph's
+    Laplacian with this ``normalization`` is computed (dense :math:`O(N^3)`
+    eigenvalues, once per graph: cached); upstream 0.56.2 always takes it from
+    the unnormalized Laplacian :math:`\mathbf{D} - \mathbf{A}`, which for
+    ``"rw"`` leaves the spectrum of :math:`\hat{\mathbf{L}}` outside
+    :math:`[-1, 1]`, and reproduces that with ``upstream_formula = True``.
+    Edge weights are not used (as upstream).
+
+    Args:
+        in_channels (int): Number of input features :math:`F`.
+        K (int): Chebyshev filter size :math:`K`.
+        nb_chev_filter (int): Number of Chebyshev filters.
+        nb_time_filter (int): Number of temporal convolution filters.
+        time_strides (int): Stride of the temporal convolution.
+        num_of_vertices (int): Number of nodes :math:`N`.
+        num_of_timesteps (int): Number of input time steps :math:`T`.
+        normalization (str, optional): Laplacian normalization (see
+            :class:`ChebConvAttention`). (default: :obj:`None`)
+        bias (bool, optional): Bias of the graph convolution.
+            (default: :obj:`True`)
+
+    Shapes:
+        - **input:** :math:`(B, N, F, T)`, edge indices :math:`(2, E)` or a
+          list of :math:`T` of them
+        - **output:** :math:`(B, N, \text{nb\_time\_filter}, \lceil T /
+          \text{time\_strides} \rceil)`
+    """
+
+    def __init__(self, in_channels: int, K: int, nb_chev_filter: int, nb_time_filter: int,
+                 time_strides: int, num_of_vertices: int, num_of_timesteps: int,
+                 normalization: Optional[str] = None, bias: bool = True):
+        super().__init__()
+        self._temporal_attention = TemporalAttention(in_channels, num_of_vertices,
+                                                     num_of_timesteps)
+        self._spatial_attention = SpatialAttention(in_channels, num_of_vertices, num_of_timesteps)
+        self._chebconv_attention = ChebConvAttention(in_channels, nb_chev_filter, K,
+                                                     normalization, bias)
+        self._time_convolution = torch.nn.Conv2d(nb_chev_filter, nb_time_filter, kernel_size=(1, 3),
+                                                 stride=(1, time_strides), padding=(0, 1))
+        self._residual_convolution = torch.nn.Conv2d(in_channels, nb_time_filter,
+                                                     kernel_size=(1, 1), stride=(1, time_strides))
+        self._layer_norm = torch.nn.LayerNorm(nb_time_filter)
+        self._normalization = normalization
+        self._lambda_cache: list = []
+        _reset_uniform(self)
+
+    def _lambda_max(self, edge_index: Tensor, N: int) -> Optional[float]:
+        if self._normalization == "sym":
+            return None
+        upstream = self._chebconv_attention.upstream_formula
+        return laplacian_lambda_max(edge_index, N, None if upstream else self._normalization,
+                                    self._lambda_cache)
+
+    def forward(self, X: torch.FloatTensor, edge_index: EdgeIndex) -> torch.FloatTensor:
+        B, N, Fin, T = X.shape
+        E = self._temporal_attention(X)
+        X_tilde = torch.matmul(X.reshape(B, -1, T), E).reshape(B, N, Fin, T)
+        S = self._spatial_attention(X_tilde).to(X.dtype)
+        conv = self._chebconv_attention
+        if isinstance(edge_index, list):
+            Z = torch.stack([conv._basis(X[..., t], conv._laplacian(
+                X, edge_index[t], None, None, self._lambda_max(edge_index[t], N)), S)
+                for t in range(T)], dim=-1)  # (B, N, K, F, T)
+        else:
+            laplacian = conv._laplacian(X, edge_index, None, None, self._lambda_max(edge_index, N))
+            Z = conv._basis(X.reshape(B, N, Fin * T), laplacian, S).view(B, N, -1, Fin, T)
+        X_hat = F.relu(conv._combine(Z))  # (B, N, C, T)
+        X_hat = self._time_convolution(X_hat.permute(0, 2, 1, 3))
+        X = self._residual_convolution(X.permute(0, 2, 1, 3))
+        X = self._layer_norm(F.relu(X + X_hat).permute(0, 3, 2, 1))
+        return X.permute(0, 2, 3, 1)
+
+
+class ASTGCN(torch.nn.Module):
+    r"""The attention based spatial-temporal graph convolutional network
+    (one component: the recent series) of the `"Attention Based
+    Spatial-Temporal Graph Convolutional Networks for Traffic Flow
+    Forecasting" <https://ojs.aaai.org/index.php/AAAI/article/view/3881>`_
+    paper: ``nb_block`` :class:`ASTGCNBlock` s (the first with stride
+    ``time_strides``), then a convolution over all time steps and features
+    gives ``num_for_predict`` values per node.
+
+    Every block builds :math:`N \times N` matrices: its spatial attention
+    parameters and output (:math:`B N^2` values per block, kept for the
+    backward pass), and for :math:`K \ge 3` the Chebyshev polynomials
+    :math:`T_k(\hat{\mathbf{L}})`; memory grows as :math:`N^2`.
+
+    **Differences from upstream PyTorch Geometric Temporal 0.56.2** (whose
+    constructor, ``state_dict`` keys and checkpoints are kept): the graph
+    convolution follows the paper (see :class:`ChebConvAttention`) and
+    :math:`\lambda_\max` is that of the chosen Laplacian (see
+    :class:`ASTGCNBlock`). ``model.upstream_formula = True`` (an attribute,
+    not a constructor argument) reproduces upstream's outputs.
+
+    Args:
+        nb_block (int): Number of blocks.
+        in_channels (int): Number of input features :math:`F`.
+        K (int): Chebyshev filter size :math:`K`.
+        nb_chev_filter (int): Number of Chebyshev filters.
+        nb_time_filter (int): Number of temporal convolution filters.
+        time_strides (int): Stride of the first block's temporal convolution
+            (must divide ``len_input``).
+        num_for_predict (int): Number of predicted steps :math:`T_{out}`.
+        len_input (int): Number of input steps :math:`T`.
+        num_of_vertices (int): Number of nodes :math:`N`.
+        normalization (str, optional): Laplacian normalization (see
+            :class:`ChebConvAttention`; the paper's is :obj:`"sym"`, which
+            needs no eigenvalue). (default: :obj:`None`)
+        bias (bool, optional): Bias of the graph convolutions.
+            (default: :obj:`True`)
+
+    Shapes:
+        - **input:** :math:`(B, N, F, T)` (a loader batch ``x (B, T, N, F)``
+          as ``x.permute(0, 2, 3, 1)``), edge indices :math:`(2, E)` or a
+          list of :math:`T` of them
+        - **output:** :math:`(B, N, T_{out})`
+    """
+
+    def __init__(self, nb_block: int, in_channels: int, K: int, nb_chev_filter: int,
+                 nb_time_filter: int, time_strides: int, num_for_predict: int, len_input: int,
+                 num_of_vertices: int, normalization: Optional[str] = None, bias: bool = True):
+        super().__init__()
+        check_model_arguments("ASTGCN", nb_block, in_channels, K, nb_chev_filter, nb_time_filter,
+                              time_strides, num_for_predict, len_input)
+        _positive_int("ASTGCN", "num_of_vertices", num_of_vertices)
+        check_normalization("ASTGCN", normalization)
+        self.in_channels = in_channels
+        self.len_input = len_input
+        self.num_of_vertices = num_of_vertices
+        self._blocklist = torch.nn.ModuleList([ASTGCNBlock(
+            in_channels, K, nb_chev_filter, nb_time_filter, time_strides, num_of_vertices,
+            len_input, normalization, bias)])
+        self._blocklist.extend([ASTGCNBlock(
+            nb_time_filter, K, nb_chev_filter, nb_time_filter, 1, num_of_vertices,
+            len_input // time_strides, normalization, bias) for _ in range(nb_block - 1)])
+        self._final_conv = torch.nn.Conv2d(len_input // time_strides, num_for_predict,
+                                           kernel_size=(1, nb_time_filter))
+        _reset_uniform(self)
+
+    @property
+    def upstream_formula(self) -> bool:
+        r"""Reproduce upstream 0.56.2's graph convolution and
+        :math:`\lambda_\max` (see the class docstring); set on every block."""
+        return all(b._chebconv_attention.upstream_formula for b in self._blocklist)
+
+    @upstream_formula.setter
+    def upstream_formula(self, value: bool) -> None:
+        for block in self._blocklist:
+            block._chebconv_attention.upstream_formula = bool(value)
+
+    def forward(self, X: torch.FloatTensor, edge_index: torch.LongTensor) -> torch.FloatTensor:
+        r"""Args:
+            X (torch.Tensor): Node features :math:`(B, N, F, T)`.
+            edge_index (torch.Tensor or list): Edge indices :math:`(2, E)`,
+                or a list with one per time step.
+
+        Returns:
+            torch.Tensor: :math:`(B, N, T_{out})`.
+        """
+        check_block_input("ASTGCN", X, self.in_channels, self.num_of_vertices, self.len_input,
+                          edge_index)
+        for block in self._blocklist:
+            X = block(X, edge_index)
+        return self._final_conv(X.permute(0, 3, 1, 2))[..., -1].permute(0, 2, 1)
+
+
+def check_model_arguments(owner: str, nb_block: int, in_channels: int, K: int,
+                          nb_chev_filter: int, nb_time_filter: int, time_strides: int,
+                          num_for_predict: int, len_input: int) -> None:
+    r"""The constructor checks shared by :class:`ASTGCN` and MSTGCN."""
+    for name, value in (("nb_block", nb_block), ("in_channels", in_channels), ("K", K),
+                        ("nb_chev_filter", nb_chev_filter), ("nb_time_filter", nb_time_filter),
+                        ("time_strides", time_strides), ("num_for_predict", num_for_predict),
+                        ("len_input", len_input)):
+        _positive_int(owner, name, value)
+    if len_input % time_strides:
+        raise ValueError(f"{owner}: len_input = {len_input} must be a multiple of time_strides = "
+                         f"{time_strides} (the blocks after the first and the final convolution "
+                         "take len_input // time_strides steps); change one of them.")
