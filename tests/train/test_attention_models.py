@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from torch_geometric_temporal.train.attention_models import GMANForecaster, STGCNForecaster
+from torch_geometric_temporal.train.attention_models import (
+    GMANForecaster,
+    MTGNNForecaster,
+    STGCNForecaster,
+    dense_adjacency,
+)
 from torch_geometric_temporal.train.models import ATTENTION_MODELS, build_model
 from torch_geometric_temporal.train.stats import read_csv
 
@@ -45,7 +50,7 @@ def test_every_model_maps_an_index_batch_to_the_horizon(name):
     out = model(batch(), *graph())
     assert out.shape == (B, T_OUT, N, 1) and torch.isfinite(out).all()
     out.square().sum().backward()
-    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    unused = [n for n, p in model.named_parameters() if p.requires_grad and p.grad is None]
     assert not unused, f"{name}: parameters without a gradient: {unused}"
 
 
@@ -103,6 +108,30 @@ def test_gman_defaults():
     assert no_tod.time_of_day_feature is None and no_tod.steps_per_day == 8
     with pytest.raises(ValueError, match="must divide --hidden"):
         build_model("gman", F, T_OUT, hidden_channels=12, K=8, num_timesteps_in=T_IN, num_nodes=N)
+
+
+def test_mtgnn_predefined_graph_is_the_runs_graph():
+    edge_index, edge_weight = graph()
+    A = dense_adjacency(edge_index, edge_weight, N)
+    for (s, t), w in zip(edge_index.t().tolist(), edge_weight.tolist()):
+        assert A[t, s] == pytest.approx(w)
+    assert int((A != 0).sum()) == edge_index.size(1)
+    torch.manual_seed(0)
+    model = MTGNNForecaster(N, F, T_IN, T_OUT, hidden_channels=4, layers=1, learn_graph=False).eval()
+    out = model(batch(), edge_index, edge_weight)
+    assert out.shape == (B, T_OUT, N, 1)
+    assert not torch.allclose(out, model(batch(), edge_index, edge_weight * 5))  # the weights matter
+
+
+def test_mtgnn_defaults_and_bad_sizes():
+    model = build_model("mtgnn", F, T_OUT, num_timesteps_in=T_IN, num_nodes=N)
+    assert isinstance(model, MTGNNForecaster) and model.learn_graph
+    frozen = [n for n, p in model.named_parameters() if not p.requires_grad]  # upstream's unused convs
+    assert frozen and all("._residual_conv." in n for n in frozen)
+    with pytest.raises(ValueError, match="num_nodes"):
+        build_model("mtgnn", F, T_OUT, num_timesteps_in=T_IN)
+    with pytest.raises(ValueError, match="--layers >= 1"):
+        build_model("mtgnn", F, T_OUT, num_layers=0, num_timesteps_in=T_IN, num_nodes=N)
 
 
 def load_script(name):

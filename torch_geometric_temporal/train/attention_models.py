@@ -335,6 +335,10 @@ class MTGNNForecaster(torch.nn.Module):
     the run's graph is unused; ``learn_graph=False`` uses the run's graph as
     MTGNN's predefined adjacency (dense ``(N, N)``, built per forward).
 
+    Upstream builds every layer's ``_residual_conv`` but uses it only
+    without graph convolution; here they stay in the ``state_dict`` (as
+    upstream's) and are frozen, so DDP finds no parameter without a gradient.
+
     Builds the :math:`N \times N` learned adjacency (independent of ``B``;
     memory in ``docs/benchmarks.md``). Layout: ``X.permute(0, 3, 2, 1)``, a
     view; MTGNN's output ``(B, T_out, N, 1)`` is the harness layout itself.
@@ -374,6 +378,8 @@ class MTGNNForecaster(torch.nn.Module):
                            skip_channels=2 * hidden_channels, end_channels=4 * hidden_channels,
                            seq_length=num_timesteps_in, in_dim=in_channels, out_dim=num_timesteps_out,
                            layers=layers, propalpha=0.05, tanhalpha=3.0, layer_norm_affline=True)
+        for layer in self.model._mtgnn_layers:  # used only without graph convolution (gcn_true=False)
+            layer._residual_conv.requires_grad_(False)
 
     def forward(self, X: Tensor, edge_index: Optional[Tensor] = None, edge_weight: Optional[Tensor] = None) -> Tensor:
         r"""``X (B, T_in, N, F) -> (B, T_out, N, 1)``."""
