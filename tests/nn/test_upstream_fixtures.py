@@ -13,7 +13,7 @@ CLASSES = ["GConvGRU", "GConvLSTM", "GCLSTM", "LRGCN", "DyGrEncoder", "EvolveGCN
            "EvolveGCNO", "TGCN", "TGCN2", "A3TGCN", "A3TGCN2", "MPNNLSTM", "AGCRN",
            "HeteroGCLSTM", "STConv", "TemporalConv", "ASTGCN", "ChebConvAttention", "MSTGCN",
            "GMAN", "SpatioTemporalAttention", "SpatioTemporalEmbedding", "MTGNN", "MixProp",
-           "GraphConstructor", "AAGCN"]
+           "GraphConstructor", "AAGCN", "DNNTSP"]
 KEYS = {"class", "module", "variant", "init", "signature", "parameters", "forward_signature",
         "forward_parameters", "state_dict", "steps", "outputs", "loss", "loss_value", "perturbed", "grads",
         "upstream_version", "torch_version", "torch_geometric_version"}

@@ -19,13 +19,6 @@ def _one_thread():
 CLASSES = {"MTGNN": MTGNN, "MixProp": MixProp, "GraphConstructor": GraphConstructor}
 
 
-def _atol(fixture):
-    """1e-5, relative to the largest gradient when that exceeds 1 (float32
-    rounding of gradients in the hundreds)."""
-    largest = max((g.abs().max().item() for g in fixture["grads"].values() if g is not None),
-                  default=0.0)
-    return 1e-5 * max(1.0, largest)
-
 
 @pytest.mark.parametrize("name", [
     "MTGNN", "MTGNN__predefined_long", "MTGNN__dil2_short_noaffine", "MTGNN__nogcn",
@@ -35,7 +28,7 @@ def test_equals_upstream_fixture(name):
     fixture = load_fixture(name)
     cls = CLASSES[fixture["class"]]
     check_signature(cls, fixture)
-    check_against_fixture(cls, fixture, atol=_atol(fixture))
+    check_against_fixture(cls, fixture, scaled_grads=True)
     torch.manual_seed(1)
     ours = cls(**fixture["init"]).state_dict()
     assert list(ours) == list(fixture["state_dict"])
