@@ -76,6 +76,17 @@ def test_wrong_layout_or_sizes_are_one_clear_error(name):
         model(X.permute(0, 3, 2, 1), *graph())  # (B, F, N, T): upstream's layout, not the loaders'
 
 
+def test_astgcn_and_mstgcn_defaults_follow_the_paper():
+    for name in ("astgcn", "mstgcn"):
+        model = build_model(name, F, T_OUT, num_timesteps_in=T_IN, num_nodes=N)
+        assert len(model.model._blocklist) == 2, name
+        with pytest.raises(ValueError, match="--layers >= 1"):
+            build_model(name, F, T_OUT, num_layers=0, num_timesteps_in=T_IN, num_nodes=N)
+    astgcn = build_model("astgcn", F, T_OUT, hidden_channels=8, K=2, num_timesteps_in=T_IN, num_nodes=N)
+    cheb = astgcn.model._blocklist[0]._chebconv_attention
+    assert tuple(cheb._weight.shape) == (2, F, 8) and cheb._normalization == "sym"
+
+
 def test_gman_time_of_day_from_the_standardized_feature():
     torch.manual_seed(0)
     mean, std = 0.4, 0.3

@@ -73,7 +73,9 @@ RECURRENT_CELLS: Dict[str, Optional[int]] = {
 #: ``--model`` names of the attention / spatio-temporal convolution models
 #: (:mod:`torch_geometric_temporal.train.attention_models`) and each one's
 #: default ``(hidden, K)`` (see that module for what the flags mean there).
-ATTENTION_MODELS: Dict[str, tuple] = {"stgcn": (64, 3), "gman": (64, 8), "mtgnn": (32, 2)}
+ATTENTION_MODELS: Dict[str, tuple] = {
+    "stgcn": (64, 3), "astgcn": (64, 3), "mstgcn": (64, 3), "gman": (64, 8), "mtgnn": (32, 2),
+}
 
 MODEL_NAMES = ("batched", "seq2seq", "a3tgcn", *RECURRENT_CELLS, *ATTENTION_MODELS)
 
