@@ -7,6 +7,7 @@ import torch
 from _upstream import check_against_fixture, check_signature, fixture_names, load_fixture
 
 from torch_geometric_temporal._pyg import pyg
+from torch_geometric_temporal.nn.attention import astgcn
 from torch_geometric_temporal.nn.attention.astgcn import (ASTGCN, ChebConvAttention,
                                                           laplacian_lambda_max)
 
@@ -76,9 +77,14 @@ def dense_cheb_attention(m, x, L, S):
     return out + (m._bias if m._bias is not None else 0)
 
 
+@pytest.mark.parametrize("dense", [True, False])
 @pytest.mark.parametrize("normalization,lambda_max,K", [("sym", None, 4), (None, 5.0, 3),
                                                         ("rw", 1.7, 2), ("sym", None, 1)])
-def test_paper_formula_equals_dense_reference_with_gradients(normalization, lambda_max, K):
+def test_paper_formula_equals_dense_reference_with_gradients(normalization, lambda_max, K, dense,
+                                                             monkeypatch):
+    """Dense (N, N) products and per-entry messages (both paths) equal the
+    formula; with S = 1 both equal PyG's ChebConv."""
+    monkeypatch.setattr(astgcn, "dense_is_smaller", lambda *args: dense)
     torch.manual_seed(0)
     edge_index, w = graph()
     m = ChebConvAttention(3, 4, K, normalization).double()
@@ -105,7 +111,8 @@ def test_paper_formula_equals_dense_reference_with_gradients(normalization, lamb
 
 
 def test_astgcn_static_graph_equals_list_of_graphs_and_shapes():
-    """All time steps in one product == one graph per time step; the rw
+    """All time steps in one product (here dense: 8 features) == one graph per
+    time step (here per-entry messages: 2 features); the rw
     eigenvalue is that of the rw Laplacian (upstream: D - A)."""
     torch.manual_seed(0)
     edge_index, _ = graph()

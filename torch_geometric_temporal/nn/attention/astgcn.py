@@ -64,14 +64,31 @@ def scaled_laplacian_entries(edge_index: Tensor, edge_weight: Optional[Tensor], 
     return utils.add_self_loops(edge_index, edge_weight, fill_value=-1.0, num_nodes=num_nodes)
 
 
+def chebyshev_dense(index: Tensor, value: Tensor, num_nodes: int, K: int,
+                    start: int = 0) -> List[Tensor]:
+    r"""The dense :math:`N \times N` Chebyshev polynomials
+    :math:`T_k(\hat{\mathbf{L}})` for :math:`k = \text{start}, \dots, K - 1`
+    (:math:`T_0 = \mathbf{I}`, :math:`T_1 = \hat{\mathbf{L}}`, :math:`T_k =
+    2\hat{\mathbf{L}}T_{k-1} - T_{k-2}`: sparse-dense products,
+    :math:`O(K E N)`), from the entries of :math:`\hat{\mathbf{L}}`."""
+    N = num_nodes
+    polys = [torch.eye(N, dtype=value.dtype, device=value.device)]
+    if K > 1:
+        polys.append(value.new_zeros(N, N).index_put((index[0], index[1]), value,
+                                                     accumulate=True))
+    if K > 2:
+        L = torch.sparse_coo_tensor(index, value, (N, N), check_invariants=False)
+        for _ in range(2, K):
+            polys.append(2.0 * torch.sparse.mm(L, polys[-1]) - polys[-2])
+    return polys[start:]
+
+
 def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int,
                        K: int) -> Tuple[Tensor, Tensor, Tensor]:
     r"""The nonzero entries of :math:`T_0(\hat{\mathbf{L}}), \dots,
-    T_{K-1}(\hat{\mathbf{L}})` (:math:`T_0 = \mathbf{I}`, :math:`T_1 =
-    \hat{\mathbf{L}}`, :math:`T_k = 2\hat{\mathbf{L}}T_{k-1} - T_{k-2}`) as
-    one list: polynomial order ``(nnz,)``, indices ``(2, nnz)`` and values
-    ``(nnz,)``. Orders :math:`k \ge 2` are built as dense :math:`N \times N`
-    matrices (sparse-dense products, :math:`O(K E N)`)."""
+    T_{K-1}(\hat{\mathbf{L}})` as one list: polynomial order ``(nnz,)``,
+    indices ``(2, nnz)`` (row :math:`i`, column :math:`j`) and values
+    ``(nnz,)``. Orders :math:`k \ge 2` go through :func:`chebyshev_dense`."""
     eye = torch.arange(num_nodes, device=index.device)
     orders = [torch.zeros_like(eye)]
     indices = [torch.stack([eye, eye])]
@@ -80,17 +97,20 @@ def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int,
         orders.append(torch.ones_like(index[0]))
         indices.append(index)
         values.append(value)
-    if K > 2:
-        L = torch.sparse_coo_tensor(index, value, (num_nodes, num_nodes), check_invariants=False)
-        prev = torch.eye(num_nodes, dtype=value.dtype, device=value.device)
-        cur = torch.sparse.mm(L, prev)
-        for k in range(2, K):
-            prev, cur = cur, 2.0 * torch.sparse.mm(L, cur) - prev
-            nz = cur.detach().nonzero().t()
-            orders.append(torch.full_like(nz[0], k))
-            indices.append(nz)
-            values.append(cur[nz[0], nz[1]])
+    for k, T in enumerate(chebyshev_dense(index, value, num_nodes, K, start=2), start=2):
+        nz = T.detach().nonzero().t()
+        orders.append(torch.full_like(nz[0], k))
+        indices.append(nz)
+        values.append(T[nz[0], nz[1]])
     return torch.cat(orders), torch.cat(indices, dim=1), torch.cat(values)
+
+
+def dense_is_smaller(K: int, num_nodes: int, num_entries: int, width: int) -> bool:
+    r"""Whether :class:`ChebConvAttention` should use dense :math:`(N, N)`
+    products (memory per batch item :math:`K N^2`) rather than per-entry
+    messages (at least :math:`(N + E')\,F'` for :math:`E'` Laplacian
+    entries and :math:`F'` features)."""
+    return K * num_nodes * num_nodes <= (num_nodes + num_entries) * width
 
 
 class ChebConvAttention(torch.nn.Module):
@@ -108,11 +128,14 @@ class ChebConvAttention(torch.nn.Module):
 
     (the transpose as in the authors' code, whose :math:`\mathbf{S}` is
     normalized over its first axis; with :math:`\mathbf{S} = \mathbf{1}`
-    this is :class:`~torch_geometric.nn.conv.ChebConv`). The products run
-    over the nonzero entries of each :math:`T_k(\hat{\mathbf{L}})` (edges
-    within :math:`k` hops), but the caller's :math:`\mathbf{S}` is a dense
-    :math:`(B, N, N)` tensor, and orders :math:`k \ge 2` are built as dense
-    :math:`N \times N` matrices: memory grows as :math:`N^2`.
+    this is :class:`~torch_geometric.nn.conv.ChebConv`). The caller's
+    :math:`\mathbf{S}` is a dense :math:`(B, N, N)` tensor and orders
+    :math:`k \ge 2` are built as dense :math:`N \times N` matrices: memory
+    grows as :math:`N^2`. The products are batched dense :math:`(N, N)`
+    matrix products or, where that holds fewer values
+    (:func:`dense_is_smaller`: few features, sparse graph), messages over
+    the nonzero entries of each :math:`T_k(\hat{\mathbf{L}})` (edges within
+    :math:`k` hops); both give the same result.
 
     **Difference from upstream PyTorch Geometric Temporal 0.56.2**, whose
     ``state_dict`` (``_weight`` of shape :math:`(K, F, C)`, ``_bias``) and
@@ -201,7 +224,11 @@ class ChebConvAttention(torch.nn.Module):
         index, value = laplacian
         if self.upstream_formula:
             return self._upstream_basis(x, index, value, S)
-        order, (i, j), v = chebyshev_supports(index, value.to(x.dtype), N, K)
+        value = value.to(x.dtype)
+        if dense_is_smaller(K, N, value.numel(), Fx):
+            return torch.stack([(S * T).transpose(1, 2) @ x
+                                for T in chebyshev_dense(index, value, N, K)], dim=2)
+        order, (i, j), v = chebyshev_supports(index, value, N, K)
         msg = (S[:, i, j] * v).unsqueeze(-1) * x[:, i]
         Z = x.new_zeros(B, K * N, Fx).index_add_(1, order * N + j, msg)
         return Z.view(B, K, N, Fx).transpose(1, 2)

@@ -101,9 +101,10 @@ class MSTGCN(torch.nn.Module):
     graph, upstream reshapes the ``(F, B, N, T)`` permutation of the input as
     if it were ``(N, F, T B)``, which mixes nodes with batch items and
     features whenever :math:`B > 1` or :math:`F > 1` (the list-of-graphs
-    path and the paper convolve each node's own features). Setting the
-    attribute ``model.upstream_formula = True`` (not a constructor argument)
-    reproduces upstream's outputs.
+    path and the paper convolve each node's own features), and fails unless
+    ``nb_chev_filter == nb_time_filter`` (it reshapes by the latter). Setting
+    the attribute ``model.upstream_formula = True`` (not a constructor
+    argument) reproduces upstream's outputs (for any filter counts).
 
     Args:
         nb_block (int): Number of blocks.
