@@ -21,6 +21,10 @@ from torch_geometric_temporal.dataset.encovid import EnglandCovidDatasetLoader
 from torch_geometric_temporal.dataset.montevideo_bus import MontevideoBusDatasetLoader
 from torch_geometric_temporal.dataset.twitter_tennis import TwitterTennisDatasetLoader
 from torch_geometric_temporal.dataset.windmill import WindmillOutputLargeDatasetLoader
+from torch_geometric_temporal.dataset.windmillmedium import WindmillOutputMediumDatasetLoader
+from torch_geometric_temporal.dataset.windmillsmall import WindmillOutputSmallDatasetLoader
+from torch_geometric_temporal.dataset.wikimath import WikiMathsDatasetLoader
+from torch_geometric_temporal.dataset.mtm import MTMDatasetLoader
 from torch_geometric_temporal.dataset.metr_la import METRLADatasetLoader
 from torch_geometric_temporal.dataset.pems_bay import PemsBayDatasetLoader
 from torch_geometric_temporal.dataset.pems_all_la import PemsAllLADatasetLoader
@@ -34,6 +38,10 @@ __all__ = [
     "MontevideoBusDatasetLoader",
     "TwitterTennisDatasetLoader",
     "WindmillOutputLargeDatasetLoader",
+    "WindmillOutputMediumDatasetLoader",
+    "WindmillOutputSmallDatasetLoader",
+    "WikiMathsDatasetLoader",
+    "MTMDatasetLoader",
     "METRLADatasetLoader",
     "PemsBayDatasetLoader",
     "PemsAllLADatasetLoader",

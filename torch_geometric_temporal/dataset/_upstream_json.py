@@ -1,5 +1,6 @@
 r"""Locating and reading the upstream JSON files of the small loaders
-(PedalMe, England Covid, Montevideo Bus): the package data when shipped, else
+(PedalMe, England Covid, Montevideo Bus, WikiMaths, MTM, Windmill
+small and medium): the package data when shipped, else
 ``<raw_data_dir>/<file>`` (or the ``.json`` path itself), downloaded from
 upstream's URL only when missing and downloads are allowed."""
 from pathlib import Path
@@ -21,11 +22,12 @@ UPSTREAM_URL = ("https://raw.githubusercontent.com/benedekrozemberczki/pytorch_g
 
 def locate_json(filename: str, name: str, sha256: Optional[str],
                 raw_data_dir: Optional[PathLike], download: Optional[bool],
-                packaged: bool) -> Path:
+                packaged: bool, url: Optional[str] = None) -> Path:
     r"""The path of :obj:`filename`: package data when :obj:`packaged` and no
     :obj:`raw_data_dir` is given, else the file in :obj:`raw_data_dir` (or
-    the default folder of dataset :obj:`name`), fetched when missing."""
-    url = UPSTREAM_URL + filename
+    the default folder of dataset :obj:`name`), fetched when missing from
+    :obj:`url` (default: upstream's GitHub ``dataset/`` folder)."""
+    url = UPSTREAM_URL + filename if url is None else url
     if raw_data_dir is None and packaged:
         path = PACKAGE_DATA / filename
         if not path.is_file():  # pragma: no cover - broken install

@@ -1,9 +1,10 @@
 r"""Montevideo Bus: hourly passenger inflow at the bus stops of 11 lines, October 2020."""
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
 from torch_geometric_temporal.dataset._files import PathLike
+from torch_geometric_temporal.dataset._static_series import StaticSeriesLoader, upstream_zscore
 from torch_geometric_temporal.dataset._upstream_json import UPSTREAM_URL, load_json, locate_json
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
@@ -13,7 +14,7 @@ URL = UPSTREAM_URL + FILENAME
 SHA256 = "37d9c6286d474077b5c05173c1570c4da42c387013116daa8862c7a6cab86a75"
 
 
-class MontevideoBusDatasetLoader(object):
+class MontevideoBusDatasetLoader(StaticSeriesLoader):
     r"""Hourly passenger inflow at bus-stop level for 11 bus lines of
     Montevideo (Uruguay) in October 2020, curated from the open data of the
     city's Metropolitan Transportation System. Vertices are bus stops (675),
@@ -26,11 +27,18 @@ class MontevideoBusDatasetLoader(object):
     ``~/.cache/torch_geometric_temporal/montevideo_bus``. A missing file is
     downloaded from :obj:`URL` (upstream's) only when downloads are allowed.
 
+    :meth:`get_index_dataset` batches upstream's default signal (feature
+    and target ``"y"``, standardized per stop over all hours): upstream
+    PGT-I's 5-tuple, ``x`` and ``y`` of shape ``(B, lags, 675, 1)``,
+    ``lags = 4`` by default.
+
     Args:
         raw_data_dir (str or Path, optional): folder holding the file, or its path.
         download (bool, optional): allow downloading a missing file
             (default: unless ``PGT_OFFLINE`` is set).
     """
+
+    default_lags = 4
 
     def __init__(self, raw_data_dir: Optional[PathLike] = None,
                  download: Optional[bool] = None):
@@ -59,7 +67,7 @@ class MontevideoBusDatasetLoader(object):
                     raise ValueError(f"{name}: 'links[{i}]/{key}' = {link[key]!r} is not the "
                                      f"'bus_stop' of any node.")
 
-    def _series(self, values: list, what: str) -> np.ndarray:
+    def _series_of(self, values: list, what: str) -> np.ndarray:
         try:
             array = np.asarray(values, dtype=np.float64)
         except (TypeError, ValueError) as error:
@@ -80,11 +88,14 @@ class MontevideoBusDatasetLoader(object):
     def _get_edge_weights(self) -> None:
         self._edge_weights = np.array([link["weight"] for link in self._dataset["links"]]).T
 
-    @staticmethod
-    def _standardize(stacked: np.ndarray) -> np.ndarray:
-        # upstream: per column, population std, no epsilon
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return (stacked - np.mean(stacked, axis=0)) / np.std(stacked, axis=0)
+    def _series(self) -> np.ndarray:
+        return upstream_zscore(self._series_of([node["y"] for node in self._dataset["nodes"]],
+                                               "'nodes[*]/y'"))
+
+    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:
+        self._get_edges()
+        self._get_edge_weights()
+        return self._edges, self._edge_weights
 
     def _get_features(self, feature_vars: List[str] = ["y"]) -> None:
         columns = []
@@ -94,7 +105,7 @@ class MontevideoBusDatasetLoader(object):
                     raise ValueError(f"{self.path}: 'nodes[{i}]/X' has no {var!r} entry "
                                      f"(feature_vars).")
                 columns.append(node["X"][var])
-        stacked = self._standardize(self._series(columns, f"'nodes[*]/X' {feature_vars}"))
+        stacked = upstream_zscore(self._series_of(columns, f"'nodes[*]/X' {feature_vars}"))
         self.features = [stacked[i:i + self.lags, :].T
                          for i in range(len(stacked) - self.lags)]
 
@@ -105,7 +116,7 @@ class MontevideoBusDatasetLoader(object):
                 raise ValueError(f"{self.path}: 'nodes[{i}]' has no {target_var!r} entry "
                                  f"(target_var).")
             columns.append(node[target_var])
-        stacked = self._standardize(self._series(columns, f"'nodes[*]/{target_var}'"))
+        stacked = upstream_zscore(self._series_of(columns, f"'nodes[*]/{target_var}'"))
         self.targets = [stacked[i + self.lags, :].T for i in range(len(stacked) - self.lags)]
 
     def get_dataset(self, lags: int = 4, target_var: str = "y",

@@ -1,10 +1,11 @@
 r"""PedalMe London: weekly bicycle delivery demand in London localities."""
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
 from torch_geometric_temporal.dataset._files import PathLike, check_array
 from torch_geometric_temporal.dataset._json import check_edges, json_array
+from torch_geometric_temporal.dataset._static_series import StaticSeriesLoader
 from torch_geometric_temporal.dataset._upstream_json import UPSTREAM_URL, load_json, locate_json
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
@@ -14,7 +15,7 @@ URL = UPSTREAM_URL + FILENAME
 SHA256 = "8c42b893441901fb805c4f0f937543d5bb9297884ac3dec7622a3e9f7c35a79b"
 
 
-class PedalMeDatasetLoader(object):
+class PedalMeDatasetLoader(StaticSeriesLoader):
     r"""A dataset of PedalMe bicycle delivery orders in London between 2020
     and 2021, made public with PyTorch Geometric Temporal. The graph is
     static: 15 localities, 225 weighted spatial connections. Node features
@@ -25,11 +26,17 @@ class PedalMeDatasetLoader(object):
     (or the ``.json`` file itself) is read, downloaded from :obj:`URL` only
     when missing and downloads are allowed.
 
+    :meth:`get_index_dataset` batches the same series (raw counts, as
+    upstream's snapshots hold them): upstream PGT-I's 5-tuple, ``x`` and ``y``
+    of shape ``(B, lags, 15, 1)``, ``lags = 4`` by default.
+
     Args:
         raw_data_dir (str or Path, optional): folder holding the file, or its path.
         download (bool, optional): allow downloading a missing file
             (default: unless ``PGT_OFFLINE`` is set).
     """
+
+    default_lags = 4
 
     def __init__(self, raw_data_dir: Optional[PathLike] = None,
                  download: Optional[bool] = None):
@@ -47,6 +54,12 @@ class PedalMeDatasetLoader(object):
         if weights.shape != (edges.shape[0],):
             raise ValueError(f"{name}: entry 'weights' has shape {weights.shape}, expected "
                              f"({edges.shape[0]},) (one weight per edge in 'edges').")
+
+    def _series(self) -> np.ndarray:
+        return np.array(self._dataset["X"])
+
+    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:
+        return np.array(self._dataset["edges"]).T, np.array(self._dataset["weights"]).T
 
     def _get_edges(self) -> None:
         self._edges = np.array(self._dataset["edges"]).T

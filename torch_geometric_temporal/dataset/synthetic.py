@@ -4,17 +4,21 @@ For tests (tiny files in the exact formats) and for benchmarks at real scale
 (e.g. the real METR-LA or PeMS-BAY graph carrying synthetic speeds). Every
 writer is deterministic for a given ``seed`` and writes atomically.
 
-========================  ==================================================
-Writer                    Files (read by)
-========================  ==================================================
-:func:`write_chickenpox`  ``chickenpox.json`` (ChickenpoxDatasetLoader)
-:func:`write_windmill`    ``windmill_output.json`` (WindmillOutputLarge...)
-:func:`write_metr_la`     ``METR-LA.zip`` (METRLADatasetLoader)
-:func:`write_pems_bay`    ``PEMS-BAY.zip`` (PemsBayDatasetLoader)
-:func:`write_pems_all_la` ``pems_AllLA_adj_mat.pkl``, ``pems_AllLA_speed.h5``
-:func:`write_pems`        ``pems_cali_adj_mat.pkl``, ``pems_cali_speed.h5``
-:func:`write_dcrnn_hdf5`  any DCRNN pair, e.g. ``adj_mx.pkl`` + ``metr-la.h5``
-========================  ==================================================
+=============================  ==================================================
+Writer                         Files (read by)
+=============================  ==================================================
+:func:`write_chickenpox`       ``chickenpox.json`` (ChickenpoxDatasetLoader)
+:func:`write_windmill`         ``windmill_output.json`` (WindmillOutputLarge...)
+:func:`write_wikimath`         ``wikivital_mathematics.json`` (WikiMaths...)
+:func:`write_mtm`              ``mtm_1.json`` (MTMDatasetLoader)
+:func:`write_windmill_small`   ``windmill_output_small.json`` (...Small...)
+:func:`write_windmill_medium`  ``windmill_output_medium.json`` (...Medium...)
+:func:`write_metr_la`          ``METR-LA.zip`` (METRLADatasetLoader)
+:func:`write_pems_bay`         ``PEMS-BAY.zip`` (PemsBayDatasetLoader)
+:func:`write_pems_all_la`      ``pems_AllLA_adj_mat.pkl``, ``pems_AllLA_speed.h5``
+:func:`write_pems`             ``pems_cali_adj_mat.pkl``, ``pems_cali_speed.h5``
+:func:`write_dcrnn_hdf5`       any DCRNN pair, e.g. ``adj_mx.pkl`` + ``metr-la.h5``
+=============================  ==================================================
 
 :func:`los_loop_to_metr_la` turns the real 7-day METR-LA speeds
 (``los_speed.csv``) and the real graph (``adj_mx.pkl``) into METR-LA files.
@@ -33,6 +37,12 @@ from torch_geometric_temporal._atomic import atomic_path, atomic_write
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset._files import PathLike, atomic_save_npy, load_adjacency_pickle
 from torch_geometric_temporal.dataset._hdf5 import speed_values, time_of_day as _day_fraction
+from torch_geometric_temporal.dataset._synthetic_json import (  # noqa: F401 (re-exported)
+    write_mtm,
+    write_wikimath,
+    write_windmill_medium,
+    write_windmill_small,
+)
 
 AdjLike = Optional[Union[np.ndarray, PathLike]]
 

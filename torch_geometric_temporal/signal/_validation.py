@@ -55,8 +55,13 @@ def check_lengths(features: Sequence[Any], targets: Sequence[Any], additional: d
 
 
 def check_node_range(edge_index: Optional[np.ndarray], features: Sequence[Any]) -> None:
-    r"""Check that every edge endpoint indexes a row of the first feature matrix."""
-    if edge_index is None or len(features) == 0 or features[0] is None:
+    r"""Check that every edge endpoint indexes a row of the first feature matrix.
+
+    Only ``(N,)`` and ``(N, F)`` features are checked: with more axes the node
+    axis is not known (upstream's MTM-1 snapshots are ``(3, 21, T)``, nodes on
+    axis 1)."""
+    if edge_index is None or len(features) == 0 or features[0] is None \
+            or np.ndim(features[0]) > 2:
         return
     edge_index = np.asarray(edge_index)
     num_nodes = np.asarray(features[0]).shape[0]
