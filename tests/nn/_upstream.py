@@ -173,3 +173,17 @@ def check_signature(our_cls: type, fixture: dict, forward: bool = True,
             raise AssertionError(
                 f"{our_cls.__name__}.{attr}{inspect.signature(getattr(our_cls, attr))} "
                 f"differs from upstream's {fixture['class']}.{attr}{text}")
+
+
+def check_fresh_state_dict(model_cls: type, fixture: dict) -> None:
+    """A freshly built ``model_cls(**fixture["init"])`` has upstream's
+    ``state_dict`` keys, in upstream's order, with upstream's shapes."""
+    ours = model_cls(**fixture["init"]).state_dict()
+    theirs = fixture["state_dict"]
+    if list(ours) != list(theirs):
+        raise AssertionError(f"{fixture.get('name')}: state_dict keys {list(ours)}, upstream "
+                             f"{list(theirs)}")
+    for key, value in ours.items():
+        if value.shape != theirs[key].shape:
+            raise AssertionError(f"{fixture.get('name')}: {key} has shape {tuple(value.shape)}, "
+                                 f"upstream {tuple(theirs[key].shape)}")

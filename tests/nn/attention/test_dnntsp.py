@@ -6,17 +6,10 @@ import math
 
 import pytest
 import torch
-from _upstream import check_against_fixture, check_signature, load_fixture
+from _upstream import (check_against_fixture, check_fresh_state_dict, check_signature,
+                       load_fixture)
 
 from torch_geometric_temporal.nn.attention.dnntsp import DNNTSP
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def _upstream_build(fixture):
@@ -28,11 +21,7 @@ def test_equals_upstream_fixture(name):
     fixture = load_fixture(name)
     check_signature(DNNTSP, fixture, extra=("upstream_attention",))
     check_against_fixture(DNNTSP, fixture, _upstream_build, scaled_grads=True)
-    torch.manual_seed(1)
-    ours = DNNTSP(**fixture["init"]).state_dict()
-    assert list(ours) == list(fixture["state_dict"])
-    for key, value in ours.items():
-        assert value.shape == fixture["state_dict"][key].shape, key
+    check_fresh_state_dict(DNNTSP, fixture)
 
 
 def _causal_mean_attention(m, H):

@@ -3,17 +3,10 @@ fixtures, forward and gradients), the paper's formulas (dense references),
 upstream's API and state_dict keys, bad input."""
 import pytest
 import torch
-from _upstream import check_against_fixture, check_signature, load_fixture
+from _upstream import (check_against_fixture, check_fresh_state_dict, check_signature,
+                       load_fixture)
 
 from torch_geometric_temporal.nn.attention.mtgnn import MTGNN, GraphConstructor, MixProp
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 CLASSES = {"MTGNN": MTGNN, "MixProp": MixProp, "GraphConstructor": GraphConstructor}
@@ -29,11 +22,7 @@ def test_equals_upstream_fixture(name):
     cls = CLASSES[fixture["class"]]
     check_signature(cls, fixture)
     check_against_fixture(cls, fixture, scaled_grads=True)
-    torch.manual_seed(1)
-    ours = cls(**fixture["init"]).state_dict()
-    assert list(ours) == list(fixture["state_dict"])
-    for key, value in ours.items():
-        assert value.shape == fixture["state_dict"][key].shape, key
+    check_fresh_state_dict(cls, fixture)
 
 
 def test_mixprop_equals_the_paper_formula():

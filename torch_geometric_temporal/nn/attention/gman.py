@@ -35,13 +35,11 @@ def _shape(value) -> str:
     return str(tuple(value.shape)) if isinstance(value, Tensor) else type(value).__name__
 
 
-def _check(name: str, value, dims: int, layout: str, fix: str) -> None:
+def _check(name: str, value, dims: int, layout: str, fix: str, floating: bool = True) -> None:
+    """One ValueError unless ``value`` is a ``dims``-D (floating) tensor."""
     if not isinstance(value, Tensor) or value.dim() != dims:
         raise ValueError(f"{name} must be a tensor of shape {layout}, got {_shape(value)}; {fix}.")
-
-
-def _check_float(name: str, value: Tensor) -> None:
-    if not value.dtype.is_floating_point:
+    if floating and not value.dtype.is_floating_point:
         raise ValueError(f"{name} must be a floating tensor, got {value.dtype}; use {name}.float().")
 
 
@@ -181,11 +179,11 @@ class SpatioTemporalEmbedding(nn.Module):
 
     def forward(self, SE: Tensor, TE: Tensor, T: int) -> Tensor:
         _check("SE", SE, 2, f"(N, {self.D})", "one embedding row per node")
-        _check_float("SE", SE)
         if SE.size(1) != self.D:
             raise ValueError(f"SE has {SE.size(1)} features but the model has D = K * d = "
                              f"{self.D}; pass SE of shape (N, {self.D}).")
-        _check("TE", TE, 3, "(B, T_total, 2)", "one (day of week, time of day) pair per step")
+        _check("TE", TE, 3, "(B, T_total, 2)", "one (day of week, time of day) pair per step",
+               floating=False)
         if TE.size(-1) != 2:
             raise ValueError(f"TE must have shape (B, T_total, 2) (day of week, time-of-day slot), "
                              f"got {_shape(TE)}.")
@@ -318,7 +316,6 @@ class SpatioTemporalAttention(nn.Module):
     def forward(self, X: Tensor, STE: Tensor) -> Tensor:
         for name, value in (("X", X), ("STE", STE)):
             _check(name, value, 4, f"(B, T, N, {self.D})", "GMAN's hidden layout")
-            _check_float(name, value)
             if value.size(-1) != self.D:
                 raise ValueError(f"{name} has {value.size(-1)} features but the block has "
                                  f"D = K * d = {self.D}; pass (B, T, N, {self.D}).")
@@ -367,7 +364,9 @@ class GMAN(nn.Module):
         K (int): attention heads.
         d (int): features per head (``D = K * d``).
         num_his (int): history steps :math:`T_{in}`.
-        bn_decay (float): batch-norm momentum.
+        bn_decay (float): batch-norm ``momentum`` in PyTorch's sense (the
+            weight of each new batch; the paper's TensorFlow decay 0.9 is
+            0.1 here), as upstream passes it.
         steps_per_day (int): time-of-day slots in a day.
         use_bias (bool): biases in the spatio-temporal embedding's FC blocks.
         mask (bool): causal mask in the temporal attention.
@@ -402,11 +401,11 @@ class GMAN(nn.Module):
 
     def _check(self, X, SE, TE) -> None:
         _check("X", X, 3, f"(B, {self._num_his}, N)", "GMAN takes one channel: pass x[..., 0]")
-        _check_float("X", X)
         if X.size(1) != self._num_his:
             raise ValueError(f"X has {X.size(1)} history steps but GMAN was built with num_his "
                              f"= {self._num_his}; rebuild it or cut X.")
-        _check("TE", TE, 3, "(B, T_in + T_out, 2)", "one (day of week, time of day) pair per step")
+        _check("TE", TE, 3, "(B, T_in + T_out, 2)", "one (day of week, time of day) pair per step",
+               floating=False)
         if TE.size(0) != X.size(0) or TE.size(1) <= self._num_his:
             raise ValueError(f"TE must have shape (B, num_his + T_out, 2) = ({X.size(0)}, "
                              f"{self._num_his} + T_out, 2) with T_out >= 1, got {_shape(TE)}.")
