@@ -164,3 +164,20 @@ def test_chebconv_attention_bad_input_and_arguments():
     with pytest.raises(ValueError, match="multiple of time_strides"):
         ASTGCN(1, 2, 2, 3, 3, 3, 2, 4, 6)
     assert ChebConvAttention(3, 4, 2, aggr="add")._weight.shape == (2, 3, 4)
+
+
+def test_chebconv_attention_batch_of_graphs_uses_each_graphs_lambda_max():
+    """With ``batch`` and one lambda_max per graph, each graph's nodes get
+    the result of that graph alone."""
+    torch.manual_seed(0)
+    edge_index, w = graph(6)
+    two = torch.cat([edge_index, edge_index + 6], dim=1)
+    m = ChebConvAttention(3, 4, 3, "rw").double()
+    x = torch.randn(2, 12, 3, dtype=torch.float64)
+    S = torch.softmax(torch.randn(2, 12, 12, dtype=torch.float64), dim=1)
+    lam = torch.tensor([1.5, 3.0], dtype=torch.float64)
+    out = m(x, two, S, torch.cat([w, w]), batch=torch.arange(12) // 6, lambda_max=lam)
+    for g in range(2):
+        part = slice(6 * g, 6 * g + 6)
+        torch.testing.assert_close(out[:, part], m(x[:, part], edge_index, S[:, part, part], w,
+                                                   lambda_max=lam[g]))
