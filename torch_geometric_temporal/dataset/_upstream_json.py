@@ -11,6 +11,7 @@ from torch_geometric_temporal.dataset._files import (
     fetch,
     missing_file_error,
     resolve_data_dir,
+    searched_dirs,
     verify_sha256,
 )
 from torch_geometric_temporal.dataset._json import read_json_dataset
@@ -24,8 +25,9 @@ def locate_json(filename: str, name: str, sha256: Optional[str],
                 raw_data_dir: Optional[PathLike], download: Optional[bool],
                 packaged: bool, url: Optional[str] = None) -> Path:
     r"""The path of :obj:`filename`: package data when :obj:`packaged` and no
-    :obj:`raw_data_dir` is given, else the file in :obj:`raw_data_dir` (or
-    the default folder of dataset :obj:`name`), fetched when missing from
+    :obj:`raw_data_dir` is given, else the file in :obj:`raw_data_dir` (or,
+    without it, in the first of ``$PGT_DATA_DIR/<name>``, ``./data`` and the
+    cache folder holding it: :func:`resolve_data_dir`), fetched when missing from
     :obj:`url` (default: upstream's GitHub ``dataset/`` folder)."""
     url = UPSTREAM_URL + filename if url is None else url
     if raw_data_dir is None and packaged:
@@ -34,10 +36,10 @@ def locate_json(filename: str, name: str, sha256: Optional[str],
             raise missing_file_error(path, url, "package data not installed")
         verify_sha256(path, sha256)
         return path
-    path = resolve_data_dir(raw_data_dir, name)
+    path = resolve_data_dir(raw_data_dir, name, [filename])
     if path.suffix != ".json":
         path = path / filename
-    return fetch(path, url, download, sha256=sha256)
+    return fetch(path, url, download, sha256=sha256, searched=searched_dirs(raw_data_dir, name))
 
 
 def load_json(path: Path) -> dict:

@@ -23,8 +23,9 @@ class MontevideoBusDatasetLoader(StaticSeriesLoader):
 
     The file is not shipped with the package (3.1 MB): it is read from
     ``<raw_data_dir>/montevideo_bus.json`` (or the ``.json`` path itself);
-    without :obj:`raw_data_dir`, from ``$PGT_DATA_DIR/montevideo_bus`` or
-    ``~/.cache/torch_geometric_temporal/montevideo_bus``. A missing file is
+    without :obj:`raw_data_dir`, from the first of
+    ``$PGT_DATA_DIR/montevideo_bus``, upstream's ``./data`` and
+    ``~/.cache/torch_geometric_temporal/montevideo_bus`` holding it. A missing file is
     downloaded from :obj:`URL` (upstream's) only when downloads are allowed.
 
     :meth:`get_index_dataset` batches upstream's default signal (feature

@@ -9,8 +9,6 @@ from torch_geometric_temporal.dataset._files import (
     PathLike,
     check_array,
     check_edge_weights,
-    fetch,
-    resolve_data_dir,
 )
 from torch_geometric_temporal.dataset.loader_base import (
     Ratio,
@@ -18,6 +16,7 @@ from torch_geometric_temporal.dataset.loader_base import (
     as_float32_tensor,
 )
 from torch_geometric_temporal.dataset._json import check_edges, json_array, read_json_dataset
+from torch_geometric_temporal.dataset._upstream_json import locate_json
 from torch_geometric_temporal.dataset.scaling import Scaler
 from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
@@ -63,8 +62,10 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
 
     Args:
         raw_data_dir (str or Path, optional): folder holding the file (or the
-            file's path); default ``$PGT_DATA_DIR/windmill_large`` or
-            ``~/.cache/torch_geometric_temporal/windmill_large``.
+            file's path); default: the first of
+            ``$PGT_DATA_DIR/windmill_large``, upstream's ``./data`` and
+            ``~/.cache/torch_geometric_temporal/windmill_large`` holding
+            ``windmill_output.json``.
         index (bool): accepted for upstream compatibility.
         download (bool, optional): allow downloading a missing file (default:
             unless ``PGT_OFFLINE`` is set).
@@ -78,11 +79,9 @@ class WindmillOutputLargeDatasetLoader(WindowedDatasetLoader):
     def __init__(self, raw_data_dir: Optional[PathLike] = None, index: bool = False,
                  download: Optional[bool] = None):
         self.index = index
-        path = resolve_data_dir(raw_data_dir, self.name)
-        if path.suffix != ".json":
-            path = path / FILENAME
-        self.raw_data_dir = path.parent
-        self.path = fetch(path, URL, download)
+        self.path = locate_json(FILENAME, self.name, None, raw_data_dir, download,
+                                packaged=False, url=URL)
+        self.raw_data_dir = self.path.parent
         self._dataset = read_json_dataset(self.path)
         self._check()
 
