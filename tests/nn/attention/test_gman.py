@@ -36,9 +36,10 @@ def _fixture(name):
 def test_equals_upstream_fixture(name):
     """Outputs and gradients equal upstream's, except the gradients of the
     spatio-temporal embedding's FC blocks: upstream's recorded ones disagree
-    with finite differences of upstream's own function (torch 2.13 CPU
-    autograd through its permuted 1 x 1 convolutions and batch norms with
-    size-1 axes); ours agree (test_embedding_gradients_equal_finite_differences)."""
+    with finite differences of upstream's own function (torch 2.13's CPU
+    batch-norm backward in eval mode is wrong for its permuted (1, D, N, 1)
+    node-embedding input: see gman._batch_norm_last); ours agree
+    (test_embedding_gradients_equal_finite_differences)."""
     fixture = _fixture(name)
     cls = CLASSES[fixture["class"]]
     check_signature(cls, fixture, extra=("upstream_heads",))
@@ -141,3 +142,27 @@ def test_embedding_gradients_equal_finite_differences():
         return out.square().sum()
     assert torch.autograd.gradcheck(loss, tuple(p.detach().clone().requires_grad_()
                                                 for p in params.values()))
+
+
+@pytest.mark.parametrize("momentum", [0.1, None])
+def test_batch_norm_on_rows_equals_batch_norm_2d(momentum):
+    """Training-mode statistics and running averages as BatchNorm2d on the
+    permuted (B, C, T, N) tensor; eval outputs and input gradients too."""
+    from torch_geometric_temporal.nn.attention.gman import Conv2D
+    torch.manual_seed(0)
+    ours = Conv2D(3, 4, (1, 1), bn_decay=momentum, activation=None)
+    ref = torch.nn.BatchNorm2d(4, momentum=momentum)
+    ref.load_state_dict(ours._batch_norm.state_dict())
+    lin = ours._conv2d.weight.view(4, 3)
+    for _ in range(2):
+        X = torch.randn(2, 5, 6, 3)
+        Z = X @ lin.t() + ours._conv2d.bias
+        torch.testing.assert_close(ours(X), ref(Z.permute(0, 3, 2, 1)).permute(0, 3, 2, 1))
+    torch.testing.assert_close(ours._batch_norm.state_dict(), ref.state_dict())
+    ours.eval(), ref.eval()
+    X = torch.randn(1, 1, 6, 3, requires_grad=True)
+    (ours(X) ** 2).sum().backward()
+    Xc = X.detach().clone().requires_grad_()
+    Z = (Xc @ lin.t() + ours._conv2d.bias).permute(0, 3, 2, 1).contiguous()
+    (ref(Z) ** 2).sum().backward()
+    torch.testing.assert_close(X.grad, Xc.grad)

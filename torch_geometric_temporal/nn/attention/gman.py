@@ -43,6 +43,22 @@ def _check(name: str, value, dims: int, layout: str, fix: str, floating: bool = 
         raise ValueError(f"{name} must be a floating tensor, got {value.dtype}; use {name}.float().")
 
 
+def _batch_norm_last(bn: nn.BatchNorm2d, X: Tensor) -> Tensor:
+    """``bn`` over the last axis of ``X (..., C)``, computed on the ``(M, C)``
+    rows: the statistics, running averages and output of ``BatchNorm2d`` on
+    the ``(B, C, H, W)`` permutation, without the permutes. (PyTorch 2.13's
+    CPU batch-norm backward in eval mode returns wrong input gradients for a
+    permuted ``(1, C, H, 1)`` input whose gradient arrives contiguous: upstream
+    0.56.2's node-embedding gradients are wrong that way.)"""
+    momentum = 0.0
+    if bn.training:
+        bn.num_batches_tracked.add_(1)
+        momentum = 1.0 / float(bn.num_batches_tracked) if bn.momentum is None else bn.momentum
+    out = F.batch_norm(X.reshape(-1, X.size(-1)), bn.running_mean, bn.running_var, bn.weight,
+                       bn.bias, bn.training, momentum, bn.eps)
+    return out.view(X.shape)
+
+
 class Conv2D(nn.Module):
     r"""One "fully connected" layer of GMAN: a 1 x 1 convolution over the
     feature axis, batch normalization over that axis, then an activation.
@@ -81,7 +97,7 @@ class Conv2D(nn.Module):
 
     def normalize(self, X: Tensor) -> Tensor:
         """Batch norm over the last axis, then the activation."""
-        X = self._batch_norm(X.movedim(-1, 1)).movedim(1, -1)
+        X = _batch_norm_last(self._batch_norm, X)
         return X if self._activation is None else self._activation(X)
 
     def forward(self, X: Tensor) -> Tensor:
