@@ -96,9 +96,9 @@ def test_namespaces_load_models_on_first_use():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     prefix = "torch_geometric_temporal.nn.recurrent."
-    # Loaded eagerly: the DCRNN family (torch only), the shared checks, and
+    # Loaded eagerly: the DCRNN family and its recomputation (torch only), the shared checks, and
     # nn.hetero's module with what it uses (PyG only when a layer is built).
-    eager = {"dconv", "dcrnn", "dcrnn_seq2seq", "_checks", "evolvegcno"}
+    eager = {"dconv", "dcrnn", "dcrnn_seq2seq", "_checks", "recompute", "evolvegcno"}
     models = {m[len(prefix):] for m in result["before"] if m.startswith(prefix)}
     assert models <= eager, sorted(models - eager)
     assert not [m for m in result["before"] if m == "torch_geometric" or m.startswith("torch_geometric.")]

@@ -1,11 +1,12 @@
 r"""Neural network layers: :mod:`~torch_geometric_temporal.nn.recurrent` and
-:mod:`~torch_geometric_temporal.nn.hetero`, whose public names are also
+:mod:`~torch_geometric_temporal.nn.hetero` and
+:mod:`~torch_geometric_temporal.nn.attention`, whose public names are also
 available here (as upstream's ``from .recurrent import *``), each imported on
 first access so that importing the package stays light.
 """
-from torch_geometric_temporal.nn import hetero, recurrent
+from torch_geometric_temporal.nn import attention, hetero, recurrent
 
-_SUBPACKAGES = (recurrent, hetero)
+_SUBPACKAGES = (recurrent, attention, hetero)
 
 __all__ = [name for package in _SUBPACKAGES for name in package.__all__]
 
