@@ -12,14 +12,6 @@ from torch_geometric_temporal.nn.attention.astgcn import (ASTGCN, ChebConvAttent
                                                           laplacian_lambda_max)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def graph(n=6):
     src = torch.arange(n)
     edge_index = torch.stack([torch.cat([src, src[:3]]), torch.cat([(src + 1) % n, src[:3] + 2])])

@@ -9,14 +9,6 @@ from _upstream import check_against_fixture, check_signature, fixture_names, loa
 from torch_geometric_temporal.nn.attention.stgcn import STConv, TemporalConv
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def ring(n=5):
     src = torch.arange(n)
     edge_index = torch.stack([torch.cat([src, (src + 1) % n]), torch.cat([(src + 1) % n, src])])
