@@ -38,6 +38,8 @@ _LAZY = {
     "AGCRN": "agcrn",
     "BatchedRecurrent": "batched",
     "batched_cell": "batched",
+    "set_recompute": "recompute",
+    "compile_steps": "compiled",
 }
 
 __all__ = [

@@ -25,6 +25,25 @@ _CHUNK_ELEMENTS = 1 << 24
 _GateWeights = Tuple[Tensor, Optional[Tensor], Tensor, Tensor]
 
 
+def _reset_update(XW: Tensor, feats: Tensor, w_h_zr: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""Dense part of a GRU step before the second diffusion: the update gate
+    :math:`Z` and :math:`R \odot H` from the input part ``XW (N, B, 3 out)``,
+    the diffusion terms ``feats`` of ``H (N, B, out)`` and their weight."""
+    hid = H.size(-1)
+    Z, R = torch.sigmoid(XW[..., :2 * hid] + _linear(feats, w_h_zr, None)).split(hid, dim=-1)
+    return Z, R * H
+
+
+def _new_state(XW: Tensor, feats: Tensor, w_h_h: Tensor, H: Tensor, Z: Tensor) -> Tensor:
+    r"""Dense part of a GRU step after the second diffusion: the candidate
+    :math:`\tilde H` from ``XW`` and the diffusion terms ``feats`` of
+    :math:`R \odot H`, then :math:`Z \odot H + (1 - Z) \odot \tilde H`."""
+    hid = H.size(-1)
+    H_tilde = torch.tanh(XW[..., 2 * hid:] + _linear(feats, w_h_h, None))
+    dtype = H_tilde.dtype  # (dtypes differ only under autocast)
+    return torch.lerp(H_tilde, H.to(dtype), Z.to(dtype))
+
+
 class _DCGRUCell(torch.nn.Module):
     r"""Shared parameters and fused step of the diffusion convolutional GRU.
 
@@ -38,6 +57,9 @@ class _DCGRUCell(torch.nn.Module):
     """
 
     _conv_cls = DConv
+    # The dense parts of a step (instance attributes replace them: compiled.py).
+    _reset_update = staticmethod(_reset_update)
+    _new_state = staticmethod(_new_state)
 
     def __init__(self, in_channels: int, out_channels: int, K: int, bias: bool = True):
         super().__init__()
@@ -105,14 +127,8 @@ class _DCGRUCell(torch.nn.Module):
               weights: _GateWeights) -> Tensor:
         r"""One GRU step from the input part ``XW (N, B, 3 out)`` (see
         :meth:`_input_part`) and ``H (N, B, out)``; returns ``(N, B, out)``."""
-        w_h_zr, w_h_h = weights[2], weights[3]
-        hid = self.out_channels
-        x_zr, x_h = XW.split([2 * hid, hid], dim=-1)
-        zr = torch.sigmoid(x_zr + _linear(diffuse_features(H, supports, self.K), w_h_zr, None))
-        Z, R = zr.split([hid, hid], dim=-1)
-        H_tilde = torch.tanh(x_h + _linear(diffuse_features(R * H, supports, self.K), w_h_h, None))
-        dtype = H_tilde.dtype  # (dtypes differ only under autocast)
-        return torch.lerp(H_tilde, H.to(dtype), Z.to(dtype))  # Z * H + (1 - Z) * H_tilde
+        Z, RH = self._reset_update(XW, diffuse_features(H, supports, self.K), weights[2], H)
+        return self._new_state(XW, diffuse_features(RH, supports, self.K), weights[3], H, Z)
 
     def _full_step(self, X: Tensor, H: Tensor, supports: DiffusionSupports,
                    weights: _GateWeights) -> Tensor:
