@@ -34,7 +34,8 @@ class StaticSeriesLoader(WindowedDatasetLoader):
     r"""A static graph and one ``(T, N)`` series (see the module docstring).
 
     Subclasses define :meth:`_series` (the values upstream's snapshots hold)
-    and :meth:`_graph`; :meth:`_signal` builds upstream's
+    and, unless the file has ``edges`` and ``weights`` entries, :meth:`_graph`;
+    :meth:`_signal` builds upstream's
     :class:`StaticGraphTemporalSignal`. :meth:`get_index_dataset` returns
     upstream PGT-I's 5-tuple ``(train, val, test, edges, edge_weights)`` by
     default, with batches ``x`` ``(B, lags, N, 1)`` and ``y``
@@ -50,9 +51,11 @@ class StaticSeriesLoader(WindowedDatasetLoader):
         r"""The ``(T, N)`` series of upstream's snapshots."""
         raise NotImplementedError
 
-    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:  # pragma: no cover - abstract
-        r"""``(edges (2, E), edge_weights (E,))`` as upstream's numpy arrays."""
-        raise NotImplementedError
+    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:
+        r"""``(edges (2, E), edge_weights (E,))`` as upstream's numpy arrays,
+        from the common layout's ``edges`` ``(E, 2)`` and ``weights`` ``(E,)``
+        entries of the parsed file ``self._dataset``."""
+        return np.array(self._dataset["edges"]).T, np.array(self._dataset["weights"]).T
 
     def _signal(self, series: np.ndarray, lags: int) -> StaticGraphTemporalSignal:
         r"""Upstream's snapshots of :obj:`series`: ``T - lags`` of them."""

@@ -1,5 +1,5 @@
 r"""PedalMe London: weekly bicycle delivery demand in London localities."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -58,21 +58,6 @@ class PedalMeDatasetLoader(StaticSeriesLoader):
     def _series(self) -> np.ndarray:
         return np.array(self._dataset["X"])
 
-    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:
-        return np.array(self._dataset["edges"]).T, np.array(self._dataset["weights"]).T
-
-    def _get_edges(self) -> None:
-        self._edges = np.array(self._dataset["edges"]).T
-
-    def _get_edge_weights(self) -> None:
-        self._edge_weights = np.array(self._dataset["weights"]).T
-
-    def _get_targets_and_features(self) -> None:
-        stacked = np.array(self._dataset["X"])
-        steps = range(stacked.shape[0] - self.lags)
-        self.features = [stacked[i:i + self.lags, :].T for i in steps]
-        self.targets = [stacked[i + self.lags, :].T for i in steps]
-
     def get_dataset(self, lags: int = 4) -> StaticGraphTemporalSignal:
         r"""The PedalMe London demand signal: snapshot ``i`` has
         ``x = X[i:i+lags].T`` (``(15, lags)``) and ``y = X[i+lags]``
@@ -81,11 +66,4 @@ class PedalMeDatasetLoader(StaticSeriesLoader):
         Args:
             lags (int): the number of time lags.
         """
-        if lags < 1 or lags >= len(self._dataset["X"]):
-            raise ValueError(f"lags must be in [1, {len(self._dataset['X'])}), got {lags}.")
-        self.lags = lags
-        self._get_edges()
-        self._get_edge_weights()
-        self._get_targets_and_features()
-        return StaticGraphTemporalSignal(self._edges, self._edge_weights, self.features,
-                                         self.targets)
+        return self._signal(self._series(), lags)

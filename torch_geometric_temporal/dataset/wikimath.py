@@ -1,5 +1,5 @@
 r"""WikiMaths: daily visits of the vital mathematics articles of Wikipedia, 2019-2021."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -78,9 +78,6 @@ class WikiMathsDatasetLoader(StaticSeriesLoader):
 
     def _series(self) -> np.ndarray:
         return upstream_zscore(self._stacked())
-
-    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:
-        return np.array(self._dataset["edges"]).T, np.array(self._dataset["weights"]).T
 
     def get_dataset(self, lags: int = 8) -> StaticGraphTemporalSignal:
         r"""The Wikipedia Vital Mathematics signal: snapshot ``i`` has

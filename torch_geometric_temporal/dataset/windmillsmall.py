@@ -1,5 +1,5 @@
 r"""Windmill output (small): hourly energy output of 11 windmills."""
-from typing import Optional, Tuple
+from typing import Optional
 
 import numpy as np
 
@@ -47,9 +47,6 @@ class UpstreamWindmillLoader(StaticSeriesLoader):
 
     def _series(self) -> np.ndarray:
         return upstream_zscore(np.stack(self._dataset["block"]), eps=EPS)
-
-    def _graph(self) -> Tuple[np.ndarray, np.ndarray]:
-        return np.array(self._dataset["edges"]).T, np.array(self._dataset["weights"]).T
 
     def get_dataset(self, lags: int = 8) -> StaticGraphTemporalSignal:
         r"""The Windmill Output signal: snapshot ``i`` has ``x = S[i:i+lags].T``
