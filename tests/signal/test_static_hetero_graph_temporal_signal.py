@@ -139,3 +139,12 @@ def test_bad_additional_and_batch_input():
         StaticHeteroGraphTemporalSignalBatch(
             EDGE_INDEX, None, [_features(0)], [None], {"paper": np.array([0, 1])}
         )
+
+
+def test_edge_weights_may_have_a_feature_axis_as_upstream_edge_attr():
+    # upstream's own tests pass (E, 1) weights: they become the edge type's edge_attr
+    weights = {WRITES: np.arange(EDGE_INDEX[WRITES].shape[1], dtype=np.float32)[:, None]}
+    signal = StaticHeteroGraphTemporalSignal(EDGE_INDEX, weights, [None], [None])
+    assert tuple(signal[0][WRITES].edge_attr.shape) == (EDGE_INDEX[WRITES].shape[1], 1)
+    with pytest.raises(ValueError, match="one weight per edge"):
+        StaticHeteroGraphTemporalSignal(EDGE_INDEX, {WRITES: np.ones((2, 1, 1))}, [None], [None])

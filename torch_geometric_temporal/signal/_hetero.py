@@ -92,10 +92,11 @@ def check_hetero_edges(
                 f"{where} weighs edge type {edge_type!r}, which has no edge_index; "
                 "pass its edges in the edge index dict too."
             )
-        if edge_weight.ndim != 1 or edge_weight.shape[0] != edge_counts[edge_type]:
+        # upstream stores it as the edge type's ``edge_attr``: (E,) or (E, D)
+        if edge_weight.ndim not in (1, 2) or edge_weight.shape[0] != edge_counts[edge_type]:
             raise ValueError(
-                f"{where} must have shape (E,) = ({edge_counts[edge_type]},), one weight per "
-                f"edge, got {tuple(edge_weight.shape)}."
+                f"{where} must have shape (E,) or (E, D) with E = {edge_counts[edge_type]}: one weight per "
+                f"edge (row), got {tuple(edge_weight.shape)}."
             )
     return extremes
 
