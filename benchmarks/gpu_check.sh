@@ -8,11 +8,15 @@
 #   gpu-tests   every test marked gpu:            pytest -m gpu tests
 #   bench       GPU-resident vs CPU-resident index-batching (epoch time, H2D
 #               bytes per batch):                 bench_index_batching.py --gpu
+#   seq2seq     one training step of the DCRNN recipe on the PeMS-BAY graph,
+#               B = 64, recompute off and on, fp32 then --amp bf16, and the
+#               projected B = 64 memory at N = 11,160:
+#                                                 bench_seq2seq.py --device cuda [--amp bf16]
 #   train-g     chicken_pox_main.py -m index -g for 2 epochs, then --resume -e 3;
 #               checks that the outputs hold epochs 1..3 and a checkpoint
 #   ddp-2gpu    pems_ddp.py -m index -np 2 -g (2 ranks, NCCL) when 2 GPUs exist;
 #               skipped with a line otherwise
-# Every step has a time limit; on one GPU they add up to 7.5 minutes (ddp-2gpu: 3 more).
+# Every step has a time limit; on one GPU they add up to 8 minutes (ddp-2gpu: 3 more).
 #
 # Usage:
 #   bash benchmarks/gpu_check.sh [--out DIR] [--steps env,gpu-tests,...] [--dry-run]
@@ -29,12 +33,12 @@ ROOT="${GPU_CHECK_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 CALLER_DIR="$PWD"
 cd "$ROOT"
 
-usage() { sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,29p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 die() { echo "gpu_check.sh: error: $*; see --help" >&2; exit 2; }
 
 DRY=0
 OUT="runs/gpu_check"  # relative to the repository root
-ALL_STEPS="env,gpu-tests,bench,train-g,ddp-2gpu"
+ALL_STEPS="env,gpu-tests,bench,seq2seq,train-g,ddp-2gpu"
 STEPS="$ALL_STEPS"
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -67,6 +71,9 @@ command -v timeout >/dev/null 2>&1 && TIMEOUT="timeout"
 PYTEST=("$PY" -m pytest -q -m gpu tests -rs -p no:cacheprovider --junitxml "$OUT/gpu_tests.xml")
 BENCH=("$PY" benchmarks/bench_index_batching.py --gpu --sizes pems-bay --epochs 3
        --json "$OUT/bench_gpu.json")
+SEQ2SEQ=("$PY" benchmarks/bench_seq2seq.py --device cuda --cases bay,project --json "$OUT/seq2seq_fp32.json")
+SEQ2SEQ_BF16=("$PY" benchmarks/bench_seq2seq.py --device cuda --amp bf16 --cases bay,project
+              --json "$OUT/seq2seq_bf16.json")
 TRAIN=("$PY" scalability_testing/chicken_pox_main.py -m index -g -q -e 2
        --out-dir "$OUT/chickenpox_g" --overwrite)
 RESUME=("$PY" scalability_testing/chicken_pox_main.py -m index -g -q -e 3
@@ -161,6 +168,7 @@ if [ "$DRY" = 1 ]; then
     }
     wanted gpu-tests && check gpu-tests "${PYTEST[@]}"
     wanted bench && check bench "${BENCH[@]}"
+    wanted seq2seq && { check seq2seq "${SEQ2SEQ[@]}"; check seq2seq-bf16 "${SEQ2SEQ_BF16[@]}"; }
     wanted train-g && { check train-g "${TRAIN[@]}"; check train-g-resume "${RESUME[@]}"; }
     wanted ddp-2gpu && check "ddp-2gpu (when 2 GPUs exist)" "${DDP[@]}"
     if [ "$fail" = 0 ]; then echo "gpu_check: dry run: every command parses"; exit 0; fi
@@ -198,10 +206,18 @@ fi
 not_run() { record "$1" failed "" 0 "" "not run: no CUDA device"; }
 
 if wanted gpu-tests; then
-    if [ "$GPUS" -ge 1 ]; then step gpu-tests 200 "${PYTEST[@]}"; else not_run gpu-tests; fi
+    if [ "$GPUS" -ge 1 ]; then step gpu-tests 170 "${PYTEST[@]}"; else not_run gpu-tests; fi
 fi
 if wanted bench; then
-    if [ "$GPUS" -ge 1 ]; then step bench 120 "${BENCH[@]}"; else not_run bench; fi
+    if [ "$GPUS" -ge 1 ]; then step bench 110 "${BENCH[@]}"; else not_run bench; fi
+fi
+if wanted seq2seq; then
+    if [ "$GPUS" -ge 1 ]; then
+        log="$OUT/seq2seq.log"; : > "$log"
+        run_logged 40 "$log" "${SEQ2SEQ[@]}"; total=$SECS
+        if [ "$RC" = 0 ]; then run_logged 40 "$log" "${SEQ2SEQ_BF16[@]}"; total=$((total + SECS)); fi
+        finish seq2seq "$log" "$total" "$(show "${SEQ2SEQ[@]}"); $(show "${SEQ2SEQ_BF16[@]}")"
+    else not_run seq2seq; fi
 fi
 # a training run's outputs (args: folder epochs ranks gpu): epochs 1..E in
 # per_epoch_stats.csv (a resumed run continues the file), one stats.csv row, the
@@ -297,6 +313,8 @@ if "gpu-tests" in figures:
         pass
 if "bench" in figures:
     figures["bench"]["figures"] = load_json("bench_gpu.json")
+if "seq2seq" in figures:
+    figures["seq2seq"]["figures"] = {"fp32": load_json("seq2seq_fp32.json"), "bf16": load_json("seq2seq_bf16.json")}
 if "train-g" in figures:
     stats = read_csv("chickenpox_g", "stats.csv")
     figures["train-g"]["figures"] = {

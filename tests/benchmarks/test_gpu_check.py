@@ -50,12 +50,14 @@ def test_dry_run_lists_every_command_and_checks_it_parses(tmp_path):
     assert f"python {sys.executable}" in text
     for label, command in [("gpu-tests", "-m pytest -q -m gpu tests"),
                            ("bench", "bench_index_batching.py --gpu"),
+                           ("seq2seq", "bench_seq2seq.py --device cuda --cases"),
+                           ("seq2seq-bf16", "bench_seq2seq.py --device cuda --amp bf16"),
                            ("train-g", "chicken_pox_main.py -m index -g"),
                            ("train-g-resume", "--resume"),
                            ("ddp-2gpu", "pems_ddp.py --dataset chickenpox -m index -np 2 -g")]:
         line = next(line for line in text.splitlines() if line.strip().startswith(label))
         assert command in line, (label, line)
-    assert text.count("parses: ") == 4
+    assert text.count("parses: ") == 6
     collected = next(line for line in text.splitlines() if "collects:" in line)
     count = re.search(r"collects: (\d+)(/\d+ tests? collected| selected)", collected)
     assert count and int(count.group(1)) >= 4, collected  # the gpu tests exist and are selected
@@ -90,12 +92,12 @@ def test_run_without_cuda_writes_the_results_file_and_fails(tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     res, steps = results(tmp_path / "out")
     assert res["ok"] is False and res["env"]["cuda_available"] is False
-    assert list(steps) == ["env", "gpu-tests", "bench", "train-g", "ddp-2gpu"]
+    assert list(steps) == ["env", "gpu-tests", "bench", "seq2seq", "train-g", "ddp-2gpu"]
     assert steps["env"]["status"] == "failed" and "no CUDA device" in steps["env"]["detail"]
-    for name in ("gpu-tests", "bench", "train-g"):
+    for name in ("gpu-tests", "bench", "seq2seq", "train-g"):
         assert steps[name]["status"] == "failed" and steps[name]["detail"] == "not run: no CUDA device"
     assert steps["ddp-2gpu"]["status"] == "skipped" and "0 CUDA device(s), 2 needed" in steps["ddp-2gpu"]["detail"]
-    assert res["failed"] == ["env", "gpu-tests", "bench", "train-g"]
+    assert res["failed"] == ["env", "gpu-tests", "bench", "seq2seq", "train-g"]
     assert not (tmp_path / "out" / ".steps.tsv").exists()
 
 
