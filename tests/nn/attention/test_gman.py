@@ -135,7 +135,9 @@ def test_embedding_gradients_equal_finite_differences():
     TE = torch.randint(0, 6, (2, 5, 2))
     m(X, SE, TE)  # running statistics
     m.eval()
-    params = {k: p for k, p in m.named_parameters() if "_st_embedding" in k}
+    params = {k: p for k, p in m.named_parameters()  # first and last layer of each block
+              if "_st_embedding" in k and ("s.0._conv2d" in k or "s.1._batch_norm" in k)}
+    assert len(params) == 8
 
     def loss(*values):
         out = torch.func.functional_call(m, dict(zip(params, values)), (X, SE, TE))

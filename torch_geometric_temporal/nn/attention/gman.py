@@ -6,11 +6,11 @@ arguments and ``state_dict`` keys.
 Every "fully connected" layer of the paper is a 1 x 1 convolution followed by
 batch normalization (upstream's ``Conv2D``/``FullyConnected``, kept for their
 ``state_dict`` keys); it is computed here as a linear map on the feature axis,
-which is the same function without the permutes. Attention runs through
-:func:`torch.nn.functional.scaled_dot_product_attention`, so on a GPU the
-fused kernels avoid storing the attention weights; on the CPU (and in the
-math fallback) the spatial attention builds one ``N x N`` matrix per batch
-item, time step and head.
+which is the same function without the permutes. The spatial attention
+scores every pair of nodes, an ``N x N`` matrix per batch item, time step and
+head; it runs through :func:`torch.nn.functional.scaled_dot_product_attention`,
+whose fused kernels compute those scores in blocks without storing them (its
+math fallback stores them).
 
 Heads: the paper splits the ``D = K * d`` features into ``K`` heads of
 ``d`` features each. Upstream 0.56.2 calls ``torch.split(x, K)`` (chunks *of
@@ -304,8 +304,8 @@ class SpatioTemporalAttention(nn.Module):
     fusion, and a residual connection, :math:`X + \mathrm{fuse}(H_S, H_T)`.
 
     The spatial attention scores every node against every node: an ``N x N``
-    matrix per batch item, step and head (not stored on a GPU with
-    fused attention kernels).
+    matrix per batch item, step and head (not stored by the fused attention
+    kernels).
 
     Args:
         K (int): attention heads.
@@ -371,9 +371,10 @@ class GMAN(nn.Module):
     ``L`` blocks, one output channel per node and future step.
 
     Memory: the spatial attention of every block scores all node pairs, an
-    ``N x N`` matrix per batch item, step and head; on the CPU (and in the
-    math fallback of :func:`~torch.nn.functional.scaled_dot_product_attention`)
-    these are stored, ``B * T * heads * N^2`` floats per block.
+    ``N x N`` matrix per batch item, step and head, ``B * T * heads * N^2``
+    scores per block; the fused kernels of
+    :func:`~torch.nn.functional.scaled_dot_product_attention` do not store
+    them, its math fallback does.
 
     Args:
         L (int): ST-attention blocks in the encoder and in the decoder.
