@@ -114,13 +114,14 @@ def test_astgcn_static_graph_equals_list_of_graphs_and_shapes():
     out = m(X, edge_index)
     assert out.shape == (2, 6, 3)
     torch.testing.assert_close(out, m(X, [edge_index] * 4))
-    cache = m._blocklist[0]._lambda_cache
-    assert len(cache) == 1 and cache[0][2] == pytest.approx(
-        laplacian_lambda_max(edge_index, 6, "rw"))
+    newest = astgcn._LAMBDA_CACHE[0]  # both blocks: one entry, computed once
+    assert newest[1] == (6, "rw") and sum(key == (6, "rw") and torch.equal(ei, edge_index)
+                                          for ei, key, _ in astgcn._LAMBDA_CACHE) == 1
+    assert newest[2] == pytest.approx(laplacian_lambda_max(edge_index, 6, "rw", cache=False))
     assert laplacian_lambda_max(edge_index, 6, "rw") < 2 < laplacian_lambda_max(edge_index, 6, None)
     m.upstream_formula = True
     m(X, edge_index)
-    assert m._blocklist[1]._lambda_cache[0][2] == laplacian_lambda_max(edge_index, 6, None)
+    assert astgcn._LAMBDA_CACHE[0][1] == (6, None)
 
 
 @pytest.mark.parametrize("bad,match", [

@@ -13,23 +13,25 @@ from torch_geometric_temporal.nn.recurrent._checks import check_graph
 
 __all__ = ["ChebConvAttention", "SpatialAttention", "TemporalAttention", "ASTGCNBlock", "ASTGCN"]
 
-_PAPER = "https://ojs.aaai.org/index.php/AAAI/article/view/3881"
-
-#: Graph -> lambda_max cache entries kept (one per distinct graph of a list).
+#: The lambda_max of recent graphs, shared by every block and model of the
+#: process: ``(edge_index, (num_nodes, normalization), value)``, newest first.
+_LAMBDA_CACHE: list = []
 _CACHE_SIZE = 32
 
 
 def laplacian_lambda_max(edge_index: Tensor, num_nodes: int, normalization: Optional[str],
-                         cache: Optional[list] = None) -> float:
+                         cache: bool = True) -> float:
     r"""The eigenvalue of largest magnitude (its real part) of the unweighted
     graph Laplacian with ``normalization``, as
-    :class:`torch_geometric.transforms.LaplacianLambdaMax` (computed here in
-    float64 from the dense :math:`N \times N` Laplacian: :math:`O(N^3)` once
-    per graph, then taken from ``cache``, a list of ``(edge_index, key,
-    value)`` owned by the caller)."""
+    :class:`torch_geometric.transforms.LaplacianLambdaMax`, computed in
+    float64 from the dense :math:`N \times N` Laplacian (:math:`O(N^3)`;
+    ``eigvalsh`` for a symmetric Laplacian, the slower ``eigvals``
+    otherwise) once per graph and process: with
+    ``cache``, a graph seen before (equal ``edge_index``, among the last 32)
+    is looked up."""
     key = (num_nodes, normalization)
-    if cache is not None:
-        for cached, cached_key, value in cache:
+    if cache:
+        for cached, cached_key, value in _LAMBDA_CACHE:
             if cached_key == key and cached.shape == edge_index.shape and \
                     cached.device == edge_index.device and torch.equal(cached, edge_index):
                 return value
@@ -37,11 +39,11 @@ def laplacian_lambda_max(edge_index: Tensor, num_nodes: int, normalization: Opti
     index, weight = utils.get_laplacian(edge_index, None, normalization, torch.float64, num_nodes)
     L = torch.zeros(num_nodes, num_nodes, dtype=torch.float64)
     L.index_put_((index[0].cpu(), index[1].cpu()), weight.cpu(), accumulate=True)
-    eig = torch.linalg.eigvals(L)
+    eig = torch.linalg.eigvalsh(L) if torch.equal(L, L.t()) else torch.linalg.eigvals(L)
     value = float(eig[eig.abs().argmax()].real)
-    if cache is not None:
-        cache.insert(0, (edge_index.detach().clone(), key, value))
-        del cache[_CACHE_SIZE:]
+    if cache:
+        _LAMBDA_CACHE.insert(0, (edge_index.detach().clone(), key, value))
+        del _LAMBDA_CACHE[_CACHE_SIZE:]
     return value
 
 
@@ -437,7 +439,7 @@ class ASTGCNBlock(torch.nn.Module):
     For a static graph all time steps are filtered in one sparse product.
     Without ``"sym"`` normalization, :math:`\lambda_\max` of the graph's
     Laplacian with this ``normalization`` is computed (dense :math:`O(N^3)`
-    eigenvalues, once per graph: cached); upstream 0.56.2 always takes it from
+    eigenvalues, once per graph and process: cached); upstream 0.56.2 always takes it from
     the unnormalized Laplacian :math:`\mathbf{D} - \mathbf{A}`, which for
     ``"rw"`` leaves the spectrum of :math:`\hat{\mathbf{L}}` outside
     :math:`[-1, 1]`, and reproduces that with ``upstream_formula = True``.
@@ -478,15 +480,13 @@ class ASTGCNBlock(torch.nn.Module):
                                                      kernel_size=(1, 1), stride=(1, time_strides))
         self._layer_norm = torch.nn.LayerNorm(nb_time_filter)
         self._normalization = normalization
-        self._lambda_cache: list = []
         _reset_uniform(self)
 
     def _lambda_max(self, edge_index: Tensor, N: int) -> Optional[float]:
         if self._normalization == "sym":
             return None
         upstream = self._chebconv_attention.upstream_formula
-        return laplacian_lambda_max(edge_index, N, None if upstream else self._normalization,
-                                    self._lambda_cache)
+        return laplacian_lambda_max(edge_index, N, None if upstream else self._normalization)
 
     def forward(self, X: torch.FloatTensor, edge_index: EdgeIndex) -> torch.FloatTensor:
         B, N, Fin, T = X.shape

@@ -56,13 +56,12 @@ class MSTGCNBlock(torch.nn.Module):
                                               stride=(1, time_strides))
         self._layer_norm = torch.nn.LayerNorm(nb_time_filter)
         self.nb_time_filter = nb_time_filter
-        self._lambda_cache: list = []
         _reset_uniform(self)
 
     def _graph_conv(self, X: Tensor, edge_index: Tensor) -> Tensor:
         r"""``X (N, ..., F)`` node-major -> ``(N, ..., C)``: one filter."""
         conv, N = self._cheb_conv, X.size(0)
-        lambda_max = laplacian_lambda_max(edge_index, N, None, self._lambda_cache)
+        lambda_max = laplacian_lambda_max(edge_index, N, None)
         laplacian = scaled_laplacian(conv, edge_index, None, N, lambda_max, X.dtype)
         return cheb_filter(conv, cheb_basis(conv, X, laplacian, len(conv.lins)))
 
