@@ -79,6 +79,9 @@ KW = dict(gcn_true=True, build_adj=False, gcn_depth=1, num_nodes=4, kernel_set=[
     (dict(X_in=torch.ones(2, 2, 4, 3, dtype=torch.long)), "floating"),
     (dict(A_tilde=None), r"A_tilde must be a dense \(4, 4\)"),
     (dict(A_tilde=torch.rand(3, 3)), r"\(4, 4\)"),
+    (dict(X_in=torch.randn(2, 2, 2, 3), A_tilde=torch.rand(2, 2), idx=torch.tensor([0, 4])),
+     r"outside \[0, 4\)"),
+    (dict(idx=torch.tensor([[0, 1, 2, 3]])), "1-D tensor of node ids"),
 ])
 def test_bad_input_raises_one_value_error(bad, match):
     args = dict(X_in=torch.randn(2, 2, 4, 3), A_tilde=torch.rand(4, 4))

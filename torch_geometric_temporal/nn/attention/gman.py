@@ -18,6 +18,8 @@ size* ``K``), which gives ``d`` heads of ``K`` features instead; both scale
 the scores by ``1 / sqrt(d)``. The two agree when ``K == d``. This module
 follows the paper; ``upstream_heads=True`` restores upstream's split (and
 loads upstream's weights to the same outputs whatever ``K`` and ``d``).
+Upstream's causal mask (``mask=True``) has ``K * B`` copies for ``d * B``
+score matrices and fails unless ``K == d``; here it works for any ``K``, ``d``.
 """
 import math
 from typing import Callable, List, Optional, Sequence, Union

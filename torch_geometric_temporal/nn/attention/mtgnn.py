@@ -395,6 +395,13 @@ class MTGNN(nn.Module):
         if X_in.size(3) != self._seq_length:
             raise ValueError(f"MTGNN was built with seq_length = {self._seq_length} but X_in has "
                              f"{X_in.size(3)} steps (axis 3); rebuild it or cut X_in.")
+        if idx is not None:
+            if not isinstance(idx, Tensor) or idx.dim() != 1 or idx.dtype.is_floating_point:
+                raise ValueError(f"idx must be a 1-D tensor of node ids (torch.long), got "
+                                 f"{_shape(idx)}.")
+            if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= self._num_nodes):
+                raise ValueError(f"idx holds node ids outside [0, {self._num_nodes}); pass ids "
+                                 "of the num_nodes nodes the model was built with.")
         nodes = self._num_nodes if idx is None else idx.numel()
         if X_in.size(2) != nodes:
             raise ValueError(f"X_in has {X_in.size(2)} nodes (axis 2) but "
