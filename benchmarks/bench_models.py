@@ -42,6 +42,27 @@ the same parameters):
   ``(B, N, F)``. ``TGCN2`` and ``A3TGCN2`` are this package's classes, which
   implement upstream's API (upstream itself is not installed).
 
+``--memory``: peak memory of one training step of the attention and
+spatio-temporal convolution models (``stgcn``, ``astgcn``, ``mstgcn``,
+``gman``, ``mtgnn``, each as ``--model`` builds it with its default flags)
+next to DCRNN seq2seq (``--model seq2seq``: 64 units, 2 layers) in the same
+run, at PeMS-BAY (N = 325, the real graph) and PeMS-All-LA sizes (N = 2,716,
+a synthetic graph of 8 random edges per node: the graph only sets ``E``,
+which none of these memories depend on much). Each case runs in a fresh
+process (one warm-up step, which allocates Adam's state, then the measured
+one): the figure is the peak RSS during the measured step minus the RSS
+before it (``VmHWM`` reset through ``/proc/self/clear_refs``), on CUDA
+(``--device cuda``) ``max_memory_allocated`` minus the allocated memory
+before it. The table also gives the elements of the largest N x N tensor
+the model builds per step (ASTGCN: the ``(B, N, N)`` spatial attention of
+each block; GMAN: the ``(B K, T, N, N)`` spatial attention of each
+ST-Attention block, ``K`` heads; MTGNN: the learned
+``(N, N)`` adjacency, independent of ``B``). Cases over ``--memory-limit``
+GiB by that formula are not run but extrapolated, clearly marked::
+
+    python benchmarks/bench_models.py --memory                   # N = 325, 2716; B = 2, 1
+    python benchmarks/bench_models.py --memory --memory-nodes 325 --memory-batches 8
+
 Every implementation's loss on the first step is printed next to the batched
 one (``max rel. loss diff``): they compute the same function, so it is at
 rounding level. Timings: ``--repeats`` rounds after one warm-up step each;
@@ -51,7 +72,10 @@ speed-up of ``batched`` over each other one (``x`` = other / batched).
 """
 import argparse
 import copy
+import gc
+import json
 import os
+import subprocess
 import statistics
 import sys
 import time
@@ -275,10 +299,170 @@ def table(rows: List[dict]) -> str:
     return "\n".join(lines)
 
 
+#: ``--memory`` models: the attention / convolution ``--model`` names and
+#: the baseline measured next to them.
+MEMORY_BASELINE = "seq2seq"
+
+
+def memory_models() -> Tuple[str, ...]:
+    from torch_geometric_temporal.train.models import ATTENTION_MODELS
+
+    return (*ATTENTION_MODELS, MEMORY_BASELINE)
+
+
+def nxn_elements(name: str, n: int, B: int, T: int = T_IN) -> int:
+    r"""Elements of the largest N x N tensor ``--model name`` builds in one
+    forward with its default flags (0: none)."""
+    from torch_geometric_temporal.train.models import ATTENTION_MODELS
+
+    if name == "astgcn":
+        return B * n * n
+    if name == "gman":
+        return B * ATTENTION_MODELS["gman"][1] * T * n * n  # K heads
+    if name == "mtgnn":
+        return n * n
+    return 0
+
+
+def memory_graph(n: int) -> Graph:
+    """The real PeMS-BAY graph for N = 325, else 8 random edges per node."""
+    from bench_dcrnn import synthetic_graph
+
+    ei, ew, n = bay_graph() if n == 325 else synthetic_graph(n, per_node=8)
+    return Graph(ei, ew.float(), n)
+
+
+def _trim_heap() -> None:
+    """Return freed heap memory to the OS (glibc ``malloc_trim``), so the
+    measured step's allocations show in its RSS instead of reusing what the
+    warm-up step freed; a no-op elsewhere."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def memory_case(name: str, n: int, B: int, device: str = "cpu") -> dict:
+    r"""Peak memory (MiB) of one training step of ``--model name`` on
+    ``X (B, T, N, F)``, after one warm-up step; run it in a fresh process
+    (the allocator keeps freed memory, which would hide a later peak)."""
+    from torch_geometric_temporal._memory import MB, peak_rss_mb, reset_peak_rss, rss_mb
+    from torch_geometric_temporal.train.models import build_model
+    from torch_geometric_temporal.train.step import forward_model
+
+    g = memory_graph(n)
+    dev = torch.device(device)
+    torch.manual_seed(0)
+    model = build_model(name, F_IN, T_IN, num_timesteps_in=T_IN, num_nodes=n).to(dev)
+    gen = torch.Generator().manual_seed(1)
+    X = torch.randn(B, T_IN, n, F_IN, generator=gen).to(dev)
+    X[..., 1] = torch.rand(B, 1, 1, generator=gen).to(dev)  # a time of day (GMAN reads it back)
+    ei, ew = g.edge_index.to(dev), g.edge_weight.to(dev)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    target = torch.randn(B, T_IN, n, 1, generator=gen).to(dev)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.mse_loss(forward_model(model, X, ei, ew), target)
+        loss.backward()
+        opt.step()
+
+    step()
+    gc.collect()
+    _trim_heap()
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+        torch.cuda.reset_peak_memory_stats(dev)
+        before = torch.cuda.memory_allocated(dev)
+        step()
+        torch.cuda.synchronize(dev)
+        peak = (torch.cuda.max_memory_allocated(dev) - before) / MB
+        rss = None
+    else:
+        reset_peak_rss()
+        before = rss_mb()
+        t0 = time.perf_counter()
+        step()
+        seconds = time.perf_counter() - t0
+        peak = peak_rss_mb() - before
+        rss = peak_rss_mb()
+    return {"model": name, "N": n, "B": B, "T": T_IN, "peak_mib": peak, "process_peak_mib": rss,
+            "nxn_mib": nxn_elements(name, n, B) * 4 / MB, "params": sum(p.numel() for p in model.parameters()),
+            "seconds": seconds if dev.type != "cuda" else None}
+
+
+def run_memory_case(name: str, n: int, B: int, threads: int, device: str) -> dict:
+    """:func:`memory_case` in a fresh Python process."""
+    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--memory-case", f"{name},{n},{B}",
+                          "--threads", str(threads), "--device", device],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"memory case {name} N={n} B={B} failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def memory_table(rows: List[dict]) -> str:
+    """The markdown table of :func:`memory_case` rows (``extrapolated`` ones marked)."""
+    base = {(r["N"], r["B"]): r["peak_mib"] for r in rows if r["model"] == MEMORY_BASELINE
+            and not r.get("extrapolated")}
+    lines = ["| model | N | B | T | peak memory of one training step (MiB) | vs DCRNN seq2seq (same N, B) "
+             "| largest N x N tensor (MiB) | parameters | step s |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        ref = base.get((r["N"], r["B"]))
+        ratio = f"{r['peak_mib'] / ref:.1f}x" if ref and not r.get("extrapolated") else "n/a"
+        peak = f"{r['peak_mib']:.1f}" + (" (extrapolated, see note)" if r.get("extrapolated") else "")
+        nxn = f"{r['nxn_mib']:.1f}" if r["nxn_mib"] else "none"
+        secs = f"{r['seconds']:.2f}" if r.get("seconds") is not None else "n/a"
+        lines.append(f"| {r['model']} | {r['N']} | {r['B']} | {r['T']} | {peak} | {ratio} | {nxn} | "
+                     f"{r['params']:,} | {secs} |")
+    return "\n".join(lines)
+
+
+def extrapolate(small: dict, n: int, B: int) -> dict:
+    r"""A row at ``(n, B)`` from a measured one: its peak x ``(n / N)^2 x
+    (B / its B)`` (the N x N tensors dominate the step), marked ``extrapolated``."""
+    scale = (n / small["N"]) ** 2 * B / small["B"]
+    return {**small, "N": n, "B": B, "peak_mib": small["peak_mib"] * scale, "process_peak_mib": None,
+            "nxn_mib": nxn_elements(small["model"], n, B) * 4 / 2 ** 20, "seconds": None, "extrapolated": True}
+
+
+def memory_main(args, names: List[str]) -> None:
+    nodes = [int(v) for v in args.memory_nodes.split(",")]
+    batches = [int(v) for v in args.memory_batches.split(",")]
+    if len(batches) == 1:
+        batches *= len(nodes)
+    if len(batches) != len(nodes) or min(nodes + batches) < 1:
+        raise SystemExit("--memory-batches needs one B >= 1, or one per --memory-nodes value")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"torch {torch.__version__}, {args.threads} thread(s), device {args.device}, load average {load:.2f}; "
+          f"T={T_IN}, F={F_IN}; one training step (forward, MSE, backward, Adam) after a warm-up step; "
+          f"cases whose largest N x N tensor exceeds {args.memory_limit} GiB/4 are extrapolated", flush=True)
+    rows: List[dict] = []
+    measured: Dict[Tuple[str, int], dict] = {}
+    for n, B in zip(nodes, batches):
+        for name in tqdm(names, desc=f"N={n}", file=sys.stderr):
+            if nxn_elements(name, n, B) * 4 * 4 > args.memory_limit * 2 ** 30:
+                small = measured.get((name, nodes[0]))
+                if small is None:
+                    continue
+                rows.append(extrapolate(small, n, B))
+                continue
+            row = run_memory_case(name, n, B, args.threads, args.device)
+            measured.setdefault((name, n), row)
+            rows.append(row)
+    print("\n" + memory_table(rows))
+    if any(r.get("extrapolated") for r in rows):
+        print(f"\nextrapolated: the N = {nodes[0]} measurement x (N / {nodes[0]})^2 x (B / its B): the N x N "
+              "tensors dominate that model's step; not measured here (over the --memory-limit)")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--models", default=",".join(MODELS),
-                   help="comma-separated subset of " + ",".join(MODELS))
+    p.add_argument("--models", default=None,
+                   help="comma-separated subset of " + ",".join(MODELS) + " (default: all)")
     p.add_argument("--batch-size", type=int, default=64, help="B (default 64)")
     p.add_argument("--repeats", type=int, default=3,
                    help="timed steps per implementation, after one warm-up step (default 3)")
@@ -286,14 +470,32 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--hidden", type=int, default=32, help="hidden channels C (default 32)")
     p.add_argument("-K", type=int, default=2,
                    help="Chebyshev filter size / diffusion steps (default 2)")
+    p.add_argument("--memory", action="store_true",
+                   help="peak memory of one training step of the attention models and DCRNN seq2seq "
+                        "(--models: a subset of " + ",".join(memory_models()) + ")")
+    p.add_argument("--memory-nodes", default="325,2716", help="N values of --memory (default 325,2716)")
+    p.add_argument("--memory-batches", default="2,1", help="B per --memory-nodes value (default 2,1)")
+    p.add_argument("--memory-limit", type=float, default=3.0,
+                   help="GiB: --memory extrapolates a case whose largest N x N tensor, x4 (saved for "
+                        "backward), exceeds it (default 3)")
+    p.add_argument("--device", default="cpu", help="--memory: cpu or cuda (default cpu)")
+    p.add_argument("--memory-case", default=None, help=argparse.SUPPRESS)  # name,N,B: one case, JSON out
     args = p.parse_args(argv)
-    names = [m for m in args.models.split(",") if m]
-    unknown = [m for m in names if m not in MODELS]
-    if unknown or not names:
-        p.error(f"unknown model(s) {unknown}; choose from {','.join(MODELS)}")
     if min(args.batch_size, args.repeats, args.threads, args.hidden, args.K) < 1:
         p.error("--batch-size, --repeats, --threads, --hidden and -K must be >= 1")
     torch.set_num_threads(args.threads)
+    if args.memory_case:
+        name, n, B = args.memory_case.split(",")
+        print(json.dumps(memory_case(name, int(n), int(B), args.device)))
+        return
+    choices = memory_models() if args.memory else tuple(MODELS)
+    names = [m for m in args.models.split(",") if m] if args.models else list(choices)
+    unknown = [m for m in names if m not in choices]
+    if unknown or not names:
+        p.error(f"unknown model(s) {unknown}; choose from {','.join(choices)}")
+    if args.memory:
+        memory_main(args, names)
+        return
     ei, ew, n = bay_graph()
     g = Graph(ei, ew.float(), n)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
