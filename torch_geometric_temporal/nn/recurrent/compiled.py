@@ -5,13 +5,16 @@ What is compiled, and why not more: the sparse diffusion products of
 :func:`torch.compile` does not trace (every product would be a graph
 break), and the sequence loops (encoder, decoder with scheduled sampling)
 unroll into one graph per length. So each step keeps its sparse products
-eager and compiles the dense work around them, where the compiler fuses the
-gate matrix products with their bias, sigmoid/tanh and the state update:
+(and the running sums of the diffusion terms' matrix products) eager and
+compiles the pointwise work between them, which the compiler fuses into one
+pass each (gate sums, sigmoid, split, :math:`R \odot H`; tanh and the state
+update):
 
 - DCRNN cells (``DCRNN``, ``BatchedDCRNN``, the cells of ``DCRNNSeq2Seq``, a
-  ``DCRNN`` inside ``BatchedRecurrent``): the two dense halves of a GRU step
-  (``_reset_update``: :math:`Z, R \odot H`; ``_new_state``: :math:`\tilde H`
-  and :math:`H'`), shared by all cells (one compiled graph per shape);
+  ``DCRNN`` inside ``BatchedRecurrent``): the two pointwise halves of a GRU
+  step (``_reset_update``: :math:`Z, R \odot H`; ``_new_state``:
+  :math:`\tilde H` and :math:`H'`), shared by all cells (one compiled graph
+  per shape);
 - T-GCN cells (``TGCN``, ``TGCN2``): the GRU update ``_recur`` (no graph).
 
 The Chebyshev cells' steps are PyTorch Geometric propagations (scatter)

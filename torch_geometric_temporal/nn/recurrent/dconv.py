@@ -25,7 +25,7 @@ import threading
 import warnings
 import weakref
 from collections import OrderedDict
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from torch import Tensor
@@ -390,20 +390,21 @@ def get_diffusion_supports(edge_index: Tensor, edge_weight: Optional[Tensor], nu
     return DiffusionSupports(num_nodes, (entry.stacked, v_stacked), (entry.block_diagonal, v_block))
 
 
-def diffusion_terms(X: Tensor, supports: DiffusionSupports, K: int) -> List[Tensor]:
-    r"""The :math:`2K - 1` distinct diffusion terms of ``X (N, M)``.
-
-    Returns ``[X_0, X_1^{(1)}, X_1^{(2)}, ..., X_{K-1}^{(1)}, X_{K-1}^{(2)}]``
-    with :math:`X_0 = X`, :math:`X_1^{(d)} = S_d X`,
+def iter_diffusion_terms(X: Tensor, supports: DiffusionSupports, K: int) -> Iterator[Tensor]:
+    r"""The :math:`2K - 1` distinct diffusion terms of ``X (N, M)``, one at a
+    time: ``X_0, X_1^{(1)}, X_1^{(2)}, ..., X_{K-1}^{(1)}, X_{K-1}^{(2)}`` with
+    :math:`X_0 = X`, :math:`X_1^{(d)} = S_d X`,
     :math:`X_k^{(d)} = 2 S_d X_{k-1}^{(d)} - X_{k-2}^{(d)}`; both directions
-    share one sparse product per :math:`k`.
+    share one sparse product per :math:`k`. Only the two latest products are
+    held, so a consumer that reduces the terms as they come (a running sum)
+    keeps no more.
     """
-    terms = [X]
+    yield X
     if K < 2:
-        return terms
+        return
     N, M = X.shape
     prev = supports.propagate(X)  # (2N, M) = [S_1 X; S_2 X]
-    terms.extend(prev.view(2, N, M).unbind(0))
+    yield from prev.view(2, N, M).unbind(0)
     before = None
     for k in range(2, K):
         cur = supports._apply("block_diagonal", prev, 2.0)
@@ -411,9 +412,13 @@ def diffusion_terms(X: Tensor, supports: DiffusionSupports, K: int) -> List[Tens
             cur = (cur.view(2, N, M) - X).view(2 * N, M)
         else:
             cur = cur.sub_(before)
-        terms.extend(cur.view(2, N, M).unbind(0))
+        yield from cur.view(2, N, M).unbind(0)
         before, prev = prev, cur
-    return terms
+
+
+def diffusion_terms(X: Tensor, supports: DiffusionSupports, K: int) -> List[Tensor]:
+    r"""The list of :func:`iter_diffusion_terms`."""
+    return list(iter_diffusion_terms(X, supports, K))
 
 
 def effective_weight(weight: Tensor) -> Tensor:

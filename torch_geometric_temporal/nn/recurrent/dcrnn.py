@@ -9,10 +9,9 @@ from torch_geometric_temporal.nn.recurrent.dconv import (
     DConv,
     DiffusionSupports,
     _check_positive_int,
-    _linear,
-    diffuse_features,
     effective_weight,
     get_diffusion_supports,
+    iter_diffusion_terms,
 )
 from torch_geometric_temporal.nn.recurrent.recompute import checkpoint_step, recompute_active
 
@@ -25,21 +24,39 @@ _CHUNK_ELEMENTS = 1 << 24
 _GateWeights = Tuple[Tensor, Optional[Tensor], Tensor, Tensor]
 
 
-def _reset_update(XW: Tensor, feats: Tensor, w_h_zr: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
-    r"""Dense part of a GRU step before the second diffusion: the update gate
-    :math:`Z` and :math:`R \odot H` from the input part ``XW (N, B, 3 out)``,
-    the diffusion terms ``feats`` of ``H (N, B, out)`` and their weight."""
+def _diffuse_linear(X: Tensor, supports: DiffusionSupports, K: int, weight: Tensor,
+                    bias: Optional[Tensor] = None) -> Tensor:
+    r"""``X (N, L, C)``'s diffusion terms times ``weight ((2K-1) C, O)`` (+
+    ``bias``): ``(N, L, O)``, as a running sum of each term's product with
+    its block of rows, so the ``(N, L, (2K-1) C)`` concatenation of the
+    terms is never built (a step's peak memory is that much lower, and
+    without gradients each term is freed once used)."""
+    N, L, C = X.shape
+    out: Optional[Tensor] = None
+    for i, term in enumerate(iter_diffusion_terms(X.reshape(N, L * C), supports, K)):
+        flat, w = term.reshape(N * L, C), weight[i * C:(i + 1) * C]
+        if out is None:
+            out = flat @ w if bias is None else torch.addmm(bias, flat, w)
+        else:
+            out = torch.addmm(out, flat, w)
+    return out.view(N, L, weight.size(1))
+
+
+def _reset_update(XW: Tensor, HW: Tensor, H: Tensor) -> Tuple[Tensor, Tensor]:
+    r"""Pointwise part of a GRU step before the second diffusion: the update
+    gate :math:`Z` and :math:`R \odot H` from the input part ``XW (N, B, 3
+    out)``, the state part ``HW (N, B, 2 out)`` of :math:`[Z, R]` and ``H``."""
     hid = H.size(-1)
-    Z, R = torch.sigmoid(XW[..., :2 * hid] + _linear(feats, w_h_zr, None)).split(hid, dim=-1)
+    Z, R = torch.sigmoid(XW[..., :2 * hid] + HW).split(hid, dim=-1)
     return Z, R * H
 
 
-def _new_state(XW: Tensor, feats: Tensor, w_h_h: Tensor, H: Tensor, Z: Tensor) -> Tensor:
-    r"""Dense part of a GRU step after the second diffusion: the candidate
-    :math:`\tilde H` from ``XW`` and the diffusion terms ``feats`` of
+def _new_state(XW: Tensor, RHW: Tensor, H: Tensor, Z: Tensor) -> Tensor:
+    r"""Pointwise part of a GRU step after the second diffusion: the candidate
+    :math:`\tilde H` from ``XW`` and the part ``RHW (N, B, out)`` of
     :math:`R \odot H`, then :math:`Z \odot H + (1 - Z) \odot \tilde H`."""
     hid = H.size(-1)
-    H_tilde = torch.tanh(XW[..., 2 * hid:] + _linear(feats, w_h_h, None))
+    H_tilde = torch.tanh(XW[..., 2 * hid:] + RHW)
     dtype = H_tilde.dtype  # (dtypes differ only under autocast)
     return torch.lerp(H_tilde, H.to(dtype), Z.to(dtype))
 
@@ -104,7 +121,7 @@ class _DCGRUCell(torch.nn.Module):
         r"""Input contributions ``(N, L, 3 out)`` to :math:`[Z, R, \tilde H]` for
         node-major ``X (N, L, in)`` (``L`` may cover many steps at once)."""
         w_x, b_x = weights[0], weights[1]
-        return _linear(diffuse_features(X, supports, self.K), w_x, b_x)
+        return _diffuse_linear(X, supports, self.K, w_x, b_x)
 
     def _input_sequence(self, X: Tensor, supports: DiffusionSupports,
                         weights: _GateWeights) -> List[Tensor]:
@@ -127,8 +144,8 @@ class _DCGRUCell(torch.nn.Module):
               weights: _GateWeights) -> Tensor:
         r"""One GRU step from the input part ``XW (N, B, 3 out)`` (see
         :meth:`_input_part`) and ``H (N, B, out)``; returns ``(N, B, out)``."""
-        Z, RH = self._reset_update(XW, diffuse_features(H, supports, self.K), weights[2], H)
-        return self._new_state(XW, diffuse_features(RH, supports, self.K), weights[3], H, Z)
+        Z, RH = self._reset_update(XW, _diffuse_linear(H, supports, self.K, weights[2]), H)
+        return self._new_state(XW, _diffuse_linear(RH, supports, self.K, weights[3]), H, Z)
 
     def _full_step(self, X: Tensor, H: Tensor, supports: DiffusionSupports,
                    weights: _GateWeights) -> Tensor:
