@@ -97,3 +97,10 @@ def test_pems_main_runs_the_recipe_out_of_core_with_recomputation(tmp_path):
                                        "--out-dir", str(tmp_path / "run")])
     assert row["model"] == "seq2seq" and row["epochs"] == 1 and row["batch_size"] == 4
     assert float(row["process_rss_peak_mb"]) > 0 and (tmp_path / "run" / "stats.csv").exists()
+
+
+def test_the_help_texts_flags_are_the_recipe():
+    from torch_geometric_temporal.train.cli import _recipe_flags
+
+    flags = _recipe_flags(RECIPES["dcrnn"].settings).split()
+    assert parse_args(SPEC, flags) == parse_args(SPEC, ["--recipe", "dcrnn"]).replace(recipe=None)

@@ -59,6 +59,13 @@ def device_flag(value: str) -> str:
         raise argparse.ArgumentTypeError(str(error)) from None
 
 
+def _recipe_flags(settings: Dict[str, Any]) -> str:
+    def value(v):
+        return " ".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v).lower() if isinstance(v, bool) else v
+
+    return " ".join(f"--{k.replace('_', '-')} {value(v)}" for k, v in settings.items())
+
+
 def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
     r"""The command line shared by every script (defaults from ``spec``)."""
     p = ScriptArgumentParser(
@@ -119,10 +126,9 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
                    "new run has loaded its data and built its model); without it or --resume such a folder is "
                    "refused", **flag)
     p.add_argument("--recipe", choices=tuple(RECIPES), default=None,
-                   help="a paper's training setup; flags given explicitly win over it. dcrnn: --model seq2seq, "
-                   "--hidden 64 --layers 2 -K 3, --lr 0.01 --adam-eps 1e-3, --lr-milestones 20 30 40 50 "
-                   "--lr-gamma 0.1, --grad-clip 5, --curriculum --cl-decay-steps 2000, --batch-size 64, "
-                   "--epochs 100 (see torch_geometric_temporal.train.recipes)")
+                   help="a paper's training setup; flags given explicitly win over it. " +
+                   "; ".join(f"{name}: {_recipe_flags(recipe.settings)}" for name, recipe in RECIPES.items()) +
+                   " (see torch_geometric_temporal.train.recipes)")
     p.add_argument("--recompute", choices=("off", "on", "auto"), default="off",
                    help="recompute the recurrent layers' activations in backward (less memory, same results); "
                    "auto: on when one training step's estimated activations exceed half the device's memory "
