@@ -112,3 +112,24 @@ def test_batched_and_seq2seq_unchanged():
     assert type(build_model("batched", F, T_OUT)).__name__ == "BatchedDCRNN"
     assert type(build_model("batched", F, T_OUT, hidden_channels=4)).__name__ == "PerStepDCRNN"
     assert type(build_model("seq2seq", F, T_OUT)).__name__ == "DCRNNSeq2Seq"
+
+
+def test_seq2seq_default_K_is_dcrnns_max_diffusion_step_2():
+    from torch_geometric_temporal.train.models import SEQ2SEQ_K
+
+    assert SEQ2SEQ_K == 3 and build_model("seq2seq", 2, 12).K == 3
+    assert build_model("seq2seq", 2, 12, K=2).K == 2
+
+
+def test_recompute_flag_reaches_the_recurrent_layers_or_is_refused():
+    from torch_geometric_temporal.train.models import RECOMPUTE_MODELS
+
+    for name in ("batched", "seq2seq", "gconv_gru"):
+        assert name in RECOMPUTE_MODELS
+        model = build_model(name, 2, 4, recompute=True, num_nodes=5)
+        flags = [m.recompute for m in model.modules() if hasattr(m, "recompute")]
+        assert flags and all(flags), name
+        assert not any(m.recompute for m in build_model(name, 2, 4, num_nodes=5).modules()
+                       if hasattr(m, "recompute"))
+    with pytest.raises(ValueError, match="--model a3tgcn cannot recompute"):
+        build_model("a3tgcn", 2, 4, recompute=True)
