@@ -220,10 +220,13 @@ def _attend(query: Tensor, key: Tensor, value: Tensor, head_size: int, d: int,
     2: nodes) of ``(B, T, N, D)`` tensors, scaled by ``1 / sqrt(d)``;
     returns ``(B, T_q, N, D)``."""
     other = 3 - axis
-    q, k, v = (_heads(t, head_size).movedim(other, 1).movedim(-2, 2)  # (B, other, H, L, e)
+    B, M = query.size(0), query.size(other)
+    # (B * other, H, L, e): 4-D, as the fused (flash) kernels require; a 5-D
+    # input falls back to the math path, which stores the L x L scores
+    q, k, v = (_heads(t, head_size).movedim(other, 1).movedim(-2, 2).flatten(0, 1)
                for t in (query, key, value))
     out = F.scaled_dot_product_attention(q, k, v, is_causal=causal, scale=1.0 / math.sqrt(d))
-    return out.movedim(2, -2).movedim(1, other).flatten(-2)
+    return out.unflatten(0, (B, M)).movedim(2, -2).movedim(1, other).flatten(-2)
 
 
 class _Attention(nn.Module):
