@@ -359,7 +359,8 @@ class MTGNN(nn.Module):
         self._seq_length = seq_length
         self._in_dim = in_dim
         self._layers = layers
-        self._idx = torch.arange(num_nodes)
+        # every node, in order; follows .to(device), not in the state_dict (as upstream)
+        self.register_buffer("_idx", torch.arange(num_nodes), persistent=False)
         self._receptive_field = _rf_size(dilation_exponential, kernel_size, layers)
         self._mtgnn_layers = nn.ModuleList()  # first: upstream's state_dict order
         self._graph_constructor = GraphConstructor(num_nodes, subgraph_size, node_dim,
@@ -415,7 +416,7 @@ class MTGNN(nn.Module):
                 idx: Optional[torch.LongTensor] = None, FE: Optional[Tensor] = None) -> Tensor:
         self._check(X_in, A_tilde, idx)
         if idx is None:
-            idx = self._idx.to(X_in.device)
+            idx = self._idx
         if self._seq_length < self._receptive_field:
             X_in = F.pad(X_in, (self._receptive_field - self._seq_length, 0, 0, 0))
         if self._gcn_true and self._build_adj_true:
