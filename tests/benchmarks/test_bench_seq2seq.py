@@ -44,6 +44,7 @@ def test_largest_batch_doubles_then_bisects(bench):
 def test_projection_halves_fp32_for_bf16(bench):
     assert bench.projection(160.0, "off") == {"fp32_gib": 10.0, "bf16_gib": 5.0}
     assert bench.projection(80.0, "bf16") == {"fp32_gib": 10.0, "bf16_gib": 5.0}
+    assert 300 < bench.formula_gib(False) < 400 and bench.formula_gib(True) < 0.2 * bench.formula_gib(False)
 
 
 def test_one_step_in_process(bench):
@@ -72,7 +73,7 @@ def test_quick_run_prints_the_tables(tmp_path):
     assert lines[0].startswith("# bench_seq2seq: DCRNN recipe, one training step, device cpu, amp off")
     rows = [line for line in lines if line.startswith("| off |") or line.startswith("| on |")]
     assert len(rows) == 4 and "baseline" in rows[0] and "x mem" in rows[1]
-    assert "(a) B=4, N=24, scaled by N" in rows[2]
+    assert "(a) B=4, N=24, scaled by N" in rows[2] and rows[2].count("|") == 9
     results = json.loads(out.read_text())
     assert [r["ok"] for r in results["bay"]] == [True, True]
     assert results["bay"][0]["loss"] == pytest.approx(results["bay"][1]["loss"], rel=1e-5)

@@ -83,11 +83,12 @@ def activation_bytes(model: str, *, batch_size: int, num_nodes: int, num_feature
         steps, layers, inputs = num_timesteps_in, num_layers, num_features
     m = _terms(model, K)
     per_step = [m * (_A * (inputs if i == 0 else H) + _B * H) + _C * H for i in range(layers)]
-    floats = steps * sum(per_step)
-    if recompute:  # the hidden states, and one step recomputed at a time
-        floats = steps * layers * H + sum(per_step)
     factor = PEAK_FACTOR if peak else 1.0
-    return int(floats * factor * dtype_bytes * batch_size * num_nodes)
+    if recompute:  # the hidden states kept, and one step's working set recomputed at a time
+        floats = steps * layers * H + factor * sum(per_step)
+    else:
+        floats = factor * steps * sum(per_step)
+    return int(floats * dtype_bytes * batch_size * num_nodes)
 
 
 def _meminfo_total() -> Optional[int]:
