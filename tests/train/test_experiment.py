@@ -44,6 +44,19 @@ def test_recompute_auto_follows_the_estimate_and_logs_one_line(tmp_path, monkeyp
     assert [line.split(" (")[0] for line in lines] == ["--recompute auto: off", "--recompute auto: on"]
 
 
+def test_recompute_auto_budget_is_shared_by_the_cpu_ranks(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(activation, "device_memory_bytes", lambda device: 2**40)
+    config = parse_args(SPEC, ["--model", "seq2seq", "--hidden", "4", "--layers", "1", "--batch-size", "4",
+                               "--device", "cpu", "--out-dir", str(tmp_path), "--recompute", "auto"])
+    data = load_data(SPEC, config)
+    with caplog.at_level(logging.INFO, logger="torch_geometric_temporal.train.activation"):
+        build_trainer(SPEC, config, data, CPU)
+        build_trainer(SPEC, config, data, CPU, world_size=4)
+    lines = [r.getMessage() for r in caplog.records if r.name.endswith("activation")]
+    assert "the budget 512.00 GiB, 50% of cpu's 1024.0 GiB" in lines[0]
+    assert "the budget 128.00 GiB, 12% of cpu's 1024.0 GiB" in lines[1]
+
+
 def test_recompute_on_for_a_model_without_it_is_one_line(capsys):
     with pytest.raises(SystemExit) as exit_info:
         parse_args(SPEC, ["--model", "a3tgcn", "--recompute", "on"])

@@ -210,7 +210,10 @@ def build_trainer(spec: DatasetSpec, config: RunConfig, data: LoadedData, device
                  num_timesteps_in=spec.num_timesteps_in, num_timesteps_out=spec.num_timesteps_out,
                  hidden_channels=config.hidden, num_layers=config.layers, K=config.diffusion_steps,
                  dtype_bytes=2 if config.amp == "bf16" and device.type == "cuda" else 4)
-    recompute = plan_recompute(mode, lambda on: activation_bytes(config.model, recompute=on, **sizes), device)
+    # on the CPU the ranks of a DDP run share the machine's memory
+    budget = 0.5 / (world_size if device.type == "cpu" else 1)
+    recompute = plan_recompute(mode, lambda on: activation_bytes(config.model, recompute=on, **sizes), device,
+                               budget_fraction=budget)
     seed_everything(config.seed)  # model init independent of the data path taken
     model = build_model(config.model, data.num_features, spec.num_timesteps_out, hidden_channels=config.hidden,
                         num_layers=config.layers, K=config.diffusion_steps,
