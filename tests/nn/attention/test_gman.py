@@ -105,6 +105,7 @@ def test_shapes_and_state_dict_round_trip():
     assert m(X, SE, TE).shape == (2, 4, 5)
     m2 = GMAN(L=1, K=2, d=2, num_his=3, bn_decay=0.1, steps_per_day=6, use_bias=True, mask=True)
     m2.load_state_dict(m.state_dict())
+    assert "L=1, K=2, d=2, num_his=3, steps_per_day=6, mask=True" in repr(m)
     torch.testing.assert_close(m.eval()(X, SE, TE), m2.eval()(X, SE, TE))
 
 

@@ -60,6 +60,7 @@ def test_shapes_subgraph_and_state_dict_round_trip():
     assert m(X).shape == (2, 3, 6, 1)
     idx = torch.tensor([3, 1, 4])
     assert m(X[:, :, idx], idx=idx).shape == (2, 3, 3, 1)
+    assert "num_nodes=6, in_dim=2, out_dim=3, seq_length=5, layers=2" in repr(m)
     m2 = MTGNN(**kw).eval()
     m2.load_state_dict(m.state_dict())
     torch.testing.assert_close(m(X), m2(X))

@@ -164,6 +164,11 @@ class DNNTSP(nn.Module):
         self.aggregate_nodes_temporal_feature = AggregateTemporalNodeFeatures(item_embedding_dim)
         self.global_gated_updater = GlobalGatedUpdater(items_total, self.item_embedding)
 
+    def extra_repr(self) -> str:
+        return (f"items_total={self.items_total}, item_embedding_dim={self.item_embedding_dim}, "
+                f"n_heads={self.masked_self_attention.n_heads}, "
+                f"upstream_attention={self.upstream_attention}")
+
     def _check(self, X, edge_index, edge_weight) -> None:
         D, I = self.item_embedding_dim, self.items_total
         if not isinstance(X, Tensor) or X.dim() != 2 or X.size(1) != D:

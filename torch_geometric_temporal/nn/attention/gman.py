@@ -180,6 +180,9 @@ class SpatioTemporalEmbedding(nn.Module):
         self._fully_connected_se = _fc2(D, D, bn_decay, use_bias=use_bias)
         self._fully_connected_te = _fc2(steps_per_day + 7, D, bn_decay, use_bias=use_bias)
 
+    def extra_repr(self) -> str:
+        return f"D={self.D}, steps_per_day={self.steps_per_day}"
+
     def _time_embedding(self, TE: Tensor, T: int) -> Tensor:
         first, rest = self._fully_connected_te._conv2ds[0], self._fully_connected_te._conv2ds[1:]
         weight = first._conv2d.weight.view(first._conv2d.out_channels, -1).t()  # (7 + T, D)
@@ -332,7 +335,13 @@ class SpatioTemporalAttention(nn.Module):
         self._spatial_attention = SpatialAttention(K, d, bn_decay, upstream_heads=upstream_heads)
         self._temporal_attention = TemporalAttention(K, d, bn_decay, mask,
                                                      upstream_heads=upstream_heads)
+        self.K, self.d, self.mask = K, d, mask
+        self.upstream_heads = upstream_heads
         self._gated_fusion = GatedFusion(self.D, bn_decay)
+
+    def extra_repr(self) -> str:
+        return (f"K={self.K}, d={self.d}, mask={self.mask}, "
+                f"upstream_heads={self.upstream_heads}")
 
     def forward(self, X: Tensor, STE: Tensor) -> Tensor:
         for name, value in (("X", X), ("STE", STE)):
@@ -419,7 +428,14 @@ class GMAN(nn.Module):
         self._transform_attention = TransformAttention(K, d, bn_decay,
                                                        upstream_heads=upstream_heads)
         self._fully_connected_1 = _fc2(1, D, bn_decay)
+        self.L, self.K, self.d, self.mask = L, K, d, mask
+        self.upstream_heads = upstream_heads
         self._fully_connected_2 = _fc2(D, D, bn_decay, out=1)
+
+    def extra_repr(self) -> str:
+        return (f"L={self.L}, K={self.K}, d={self.d}, num_his={self._num_his}, "
+                f"steps_per_day={self._steps_per_day}, mask={self.mask}, "
+                f"upstream_heads={self.upstream_heads}")
 
     def _check(self, X, SE, TE) -> None:
         _check("X", X, 3, f"(B, {self._num_his}, N)", "GMAN takes one channel: pass x[..., 0]")

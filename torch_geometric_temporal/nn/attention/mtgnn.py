@@ -382,7 +382,13 @@ class MTGNN(nn.Module):
                                       kernel_size=(1, max(seq_length - rf + 1, 1)))
         self._end_conv_1 = nn.Conv2d(skip_channels, end_channels, kernel_size=(1, 1))
         self._end_conv_2 = nn.Conv2d(end_channels, out_dim, kernel_size=(1, 1))
+        self._out_dim = out_dim
         _reset(self)
+
+    def extra_repr(self) -> str:
+        return (f"num_nodes={self._num_nodes}, in_dim={self._in_dim}, out_dim={self._out_dim}, "
+                f"seq_length={self._seq_length}, layers={self._layers}, gcn={self._gcn_true}, "
+                f"build_adj={self._build_adj_true}, receptive_field={self._receptive_field}")
 
     def _check(self, X_in, A_tilde, idx) -> int:
         if not isinstance(X_in, Tensor) or X_in.dim() != 4:
