@@ -169,3 +169,19 @@ def test_batch_norm_on_rows_equals_batch_norm_2d(momentum):
     Z = (Xc @ lin.t() + ours._conv2d.bias).permute(0, 3, 2, 1).contiguous()
     (ref(Z) ** 2).sum().backward()
     torch.testing.assert_close(X.grad, Xc.grad)
+
+
+def test_parts_bad_input_raise_one_value_error():
+    ste = SpatioTemporalEmbedding(4, 0.1, 6)
+    TE = torch.zeros(2, 5, 2)
+    with pytest.raises(ValueError, match=r"pass SE of shape \(N, 4\)"):
+        ste(torch.randn(5, 3), TE, 6)
+    with pytest.raises(ValueError, match="built with steps_per_day = 6"):
+        ste(torch.randn(5, 4), TE, 7)
+    with pytest.raises(ValueError, match=r"\(B, T_total, 2\)"):
+        ste(torch.randn(5, 4), torch.zeros(2, 5, 3), 6)
+    sta = SpatioTemporalAttention(2, 2, 0.1, True)
+    with pytest.raises(ValueError, match=r"\(B, T, N, 4\)"):
+        sta(torch.randn(2, 3, 5, 3), torch.randn(2, 3, 5, 3))
+    with pytest.raises(ValueError, match="must have the same shape"):
+        sta(torch.randn(2, 3, 5, 4), torch.randn(2, 4, 5, 4))
