@@ -49,8 +49,6 @@ def build_ddp_parser(spec: DatasetSpec):
             action.default = "index"
             action.help = ("index: every rank holds the whole series; dask-index: Dask preprocessing, each rank "
                            "holds its shard only; dask: windows materialized in the cluster (baseline)")
-        if action.dest == "out_dir":
-            action.default = f"runs/{spec.name}_ddp"
     flag = dict(type=str2bool, nargs="?", const=True, default=False, metavar="BOOL")
     p.add_argument("--dataset", choices=tuple(SPECS), default="pems-bay")
     p.add_argument("--dist", help="connect to a cluster through --scheduler-file instead of starting one", **flag)

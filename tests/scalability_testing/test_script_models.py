@@ -143,3 +143,13 @@ def test_every_model_trains_on_the_gpu(model, chickenpox_path, tmp_path):
     args[args.index("--device") + 1] = "cuda"
     result = script.main(args + ["-g"])
     assert result["history"][0]["train_mae"] > 0 and float(result["test_mae"]) > 0
+
+
+def test_ddp_script_writes_into_the_current_directory_by_default():
+    # PGT-I's README: a run leaves its CSVs in the current directory (single process and DDP alike)
+    from torch_geometric_temporal.train.cli import parse_args
+    from torch_geometric_temporal.train.datasets import DATASETS
+
+    _, config = load_script("pems_ddp").parse_args(["--dataset", "chickenpox"])
+    assert config.out_dir == "."
+    assert parse_args(DATASETS["chickenpox"], []).out_dir == "."
