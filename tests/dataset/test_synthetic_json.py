@@ -19,7 +19,9 @@ def test_mtm_layout(tmp_path):
     path = synthetic.write_mtm(tmp_path / "mtm_1.json", num_timesteps=9, num_classes=4, seed=2)
     data = json.loads(path.read_text())
     assert set(data) == {"edges", "LABEL", *(str(j) for j in range(21))}
-    assert len(data["edges"]) == 21 and list(data["20"]) == [str(t) for t in range(9)]
+    # the real mtm_1.json's 19 edges (upstream's test_mtm asserts edge_index (2, 19))
+    assert len(data["edges"]) == 19 and data["edges"][7] == [6, 5] and [0, 13] not in data["edges"]
+    assert list(data["20"]) == [str(t) for t in range(9)]
     x, y, z = (float(v) for v in data["20"]["8"].strip("()").split(","))
     assert data["20"]["8"] == f"({x!r}, {y!r}, {z!r})"
     assert set(data["LABEL"].values()) <= set(range(4)) and data["LABEL"]["8"] == 3

@@ -61,16 +61,17 @@ def write_wikimath(path: PathLike, num_nodes: int = 1068, num_timesteps: int = 7
     return _dump(_target(path, "wikivital_mathematics.json"), payload)
 
 
-#: MediaPipe Hands' 21 keypoints: the bones (wrist to each finger's tip).
-HAND_BONES = [(0, 1), (1, 2), (2, 3), (3, 4), (0, 5), (5, 6), (6, 7), (7, 8), (5, 9), (9, 10),
-              (10, 11), (11, 12), (9, 13), (13, 14), (14, 15), (15, 16), (13, 17), (0, 17),
-              (17, 18), (18, 19), (19, 20)]
+#: The 19 ``edges`` of the real ``mtm_1.json`` (MediaPipe Hands' 21 keypoints, in the order
+#: and direction of the script that wrote it; upstream's own test asserts 19 edges).
+HAND_BONES = [(0, 1), (0, 5), (0, 9), (0, 17), (1, 2), (2, 3), (3, 4), (6, 5), (6, 7), (7, 8),
+              (9, 10), (10, 11), (11, 12), (13, 14), (14, 15), (15, 16), (17, 18), (18, 19),
+              (19, 20)]
 
 
 def write_mtm(path: PathLike, num_timesteps: int = 200, num_classes: int = 6,
               seed: int = 0) -> Path:
-    r"""Write an ``mtm_1.json`` (MTMDatasetLoader): ``edges`` (the 21 hand
-    bones, ``(E, 2)``), per joint ``"0"`` .. ``"20"`` an object mapping each
+    r"""Write an ``mtm_1.json`` (MTMDatasetLoader): ``edges`` (the real file's 19
+    hand bones, ``(E, 2)``), per joint ``"0"`` .. ``"20"`` an object mapping each
     frame (``"0"``, ``"1"``, ...) to the keypoint string ``"(x, y, z)"``, and
     ``LABEL`` mapping each frame to its class in ``[0, num_classes)`` (runs
     of frames per motion; the largest class occurs)."""
