@@ -88,7 +88,8 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
                    help="batched: PGT-I's per-step BatchedDCRNN; seq2seq: DCRNN encoder-decoder; a3tgcn: PGT-I's "
                    "METR-LA A3TGCN2 (32 channels) + linear read-out; " + ", ".join(RECURRENT_CELLS) +
                    ": --layers stacked cells + linear read-out of the last hidden state to the horizon "
-                   "(see torch_geometric_temporal.train.models)")
+                   "(see torch_geometric_temporal.train.models); stgcn, astgcn, mstgcn, gman, mtgnn: the attention "
+                   "models (torch_geometric_temporal.train.attention_models)")
     p.add_argument("--out-dir", default=".",
                    help="where the CSVs and checkpoint.pt go (default: the current directory, as PGT-I)")
     p.add_argument("--max-batches", type=int, default=None,
@@ -103,14 +104,17 @@ def build_parser(spec: DatasetSpec) -> argparse.ArgumentParser:
                    help="epochs at which the LR is multiplied by --lr-gamma")
     p.add_argument("--lr-gamma", type=float, default=0.1)
     p.add_argument("--hidden", type=int, default=None,
-                   help="recurrent units (seq2seq default 64; batched default: PGT-I's F, no head; others 32)")
+                   help="recurrent units (seq2seq default 64; batched default: PGT-I's F, no head; others 32; "
+                   "attention models: their widths, see train.attention_models)")
     p.add_argument("--layers", type=int, default=2,
-                   help="recurrent layers of seq2seq and the stacked cells (not batched, a3tgcn)")
+                   help="recurrent layers of seq2seq and the stacked cells (not batched, a3tgcn); blocks/layers "
+                   "of the attention models")
     p.add_argument("-K", "--diffusion-steps", type=int, default=None,
                    help=f"diffusion steps or Chebyshev filter size K (default 3 batched, {SEQ2SEQ_K} seq2seq: K terms "
                    "per direction, DCRNN's max_diffusion_step is K - 1; " +
                    ", ".join(f"{k} {v}" for k, v in RECURRENT_CELLS.items() if v is not None) + "; a3tgcn, " +
-                   ", ".join(k for k, v in RECURRENT_CELLS.items() if v is None) + " have none)")
+                   ", ".join(k for k, v in RECURRENT_CELLS.items() if v is None) + " have none; attention "
+                   "models: Chebyshev size, gman heads, mtgnn mix-hop depth, see train.attention_models)")
     p.add_argument("--curriculum", help="seq2seq curriculum learning (scheduled sampling)", **flag)
     p.add_argument("--cl-decay-steps", type=int, default=2000)
     p.add_argument("--shuffle", help="shuffle the training windows (seeded)",
