@@ -17,7 +17,9 @@ dual random walk; for a Chebyshev cell :math:`m = K`). The constants are
 fitted on the tensors autograd saves for
 :class:`~torch_geometric_temporal.nn.recurrent.DCRNNSeq2Seq` (hidden 32/64,
 1/2 layers, :math:`K` 2/3; measured with
-:func:`saved_activation_bytes`, 2026-11-29, within 5 %), and
+:func:`saved_activation_bytes`, 2026-11-29, within 5 %; since the diffusion
+terms are summed as they are made, the formula is 8-16 % above the saved
+tensors, on the safe side for ``--recompute auto``), and
 :data:`PEAK_FACTOR` turns the saved tensors into the peak of a step
 (backward's temporaries and gradients: the DCRNN recipe on PeMS-BAY peaks at
 about 160 MiB per sample against 69 MB saved). ``tests/train/test_activation.py``
