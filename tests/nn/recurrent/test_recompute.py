@@ -87,13 +87,17 @@ def test_batched_dcrnn_recompute_equals_plain():
     _assert_same(model, lambda m: m(X, edge_index, edge_weight, H).sin().mean())
 
 
-@pytest.mark.parametrize("name", ["gconv_gru", "gconv_lstm", "tgcn", "dcrnn"])
+@pytest.mark.parametrize("name", ["gconv_gru", "gconv_lstm", "gc_lstm", "tgcn", "dcrnn", "agcrn",
+                                  "lrgcn", "dygrae"])
 def test_batched_recurrent_recompute_equals_plain(name):
     from torch_geometric_temporal.nn.recurrent.batched import batched_cell
 
     torch.manual_seed(0)
-    model = batched_cell(name, 3, 5)
+    kw = {"number_of_nodes": 7} if name == "agcrn" else {}
+    model = batched_cell(name, 3, 5, **kw)
     edge_index, edge_weight = _graph()
+    if name == "lrgcn":
+        edge_weight = None
     X = torch.randn(2, 4, 7, 3)
     _assert_same(model, lambda m: m(X, edge_index, edge_weight).sin().mean())
 
