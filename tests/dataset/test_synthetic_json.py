@@ -35,6 +35,7 @@ def test_windmill_small_and_medium_layout(tmp_path):
         data = json.loads(path.read_text())
         assert path.name == name and set(data) == {"edges", "weights", "block"}
         assert len(data["block"]) == 6 and len(data["block"][0]) == nodes
-        assert len(data["edges"]) == len(data["weights"]) and len(data["edges"][0]) == 2
+        assert len(data["edges"]) == len(data["weights"]) == nodes * nodes  # complete, as real
+        assert data["edges"][0] == [0, 0] and data["edges"][-1] == [nodes - 1, nodes - 1]
     assert synthetic.write_windmill_small(tmp_path, 4, 3).read_bytes() == \
         synthetic.write_windmill_small(tmp_path / "again.json", 4, 3).read_bytes()  # seeded

@@ -12,17 +12,18 @@ def test_synthetic_file_matches_upstream_values(tmp_path):
     first, last = dataset[0], dataset[71]
     for snap in (first, last):
         assert snap.x.shape == (26, 8) and snap.y.shape == (26,)
-        assert snap.edge_index.shape == (2, 130) and snap.edge_attr.shape == (130,)
-        assert snap.edge_index[:, 0].tolist() == [0, 9]
-        assert snap.edge_index[:, -1].tolist() == [25, 3]
+        # the real file's complete graph (self loops included): upstream's test asserts (2, 676)
+        assert snap.edge_index.shape == (2, 676) and snap.edge_attr.shape == (676,)
+        assert snap.edge_index[:, 0].tolist() == [0, 0]
+        assert snap.edge_index[:, -1].tolist() == [25, 25]
     # values computed with upstream 0.56.2 on the same file (its constructor,
     # which raises because graphmining.ai is gone, bypassed): identical snapshots
     assert first.x.flatten()[:3].tolist() == pytest.approx(
-        [-0.2614477872848511, -1.335180401802063, -1.1187918186187744], abs=1e-7)
+        [1.1318254470825195, 1.3200410604476929, 1.2848840951919556], abs=1e-7)
     assert first.y[:3].tolist() == pytest.approx(
-        [-0.30700811743736267, -0.8571853041648865, 1.2465182542800903], abs=1e-7)
+        [-1.183308720588684, 1.2327865362167358, -0.6572785973548889], abs=1e-7)
     sums = [snap.double().sum().item() for snap in (first.x, last.x, first.y, last.y)]
-    assert sums == pytest.approx([-0.026415749918669462, -14.848021479323506,
-                                  7.340371310710907, 7.068955160677433], abs=1e-9)
-    assert first.edge_attr.double().sum().item() == pytest.approx(73.19943237304688, abs=1e-5)
+    assert sums == pytest.approx([20.42307387071196, 16.570200613234192,
+                                  2.6198433712124825, 2.9796757251024246], abs=1e-9)
+    assert first.edge_attr.double().sum().item() == pytest.approx(378.722524613142, abs=1e-5)
 

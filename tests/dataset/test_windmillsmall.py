@@ -27,20 +27,21 @@ def test_synthetic_file_matches_upstream_values(small_path):
     first, last = dataset[0], dataset[71]
     for snap in (first, last):
         assert snap.x.shape == (11, 8) and snap.y.shape == (11,)
-        assert snap.edge_index.shape == (2, 55) and snap.edge_attr.shape == (55,)
-        assert snap.edge_index[:, 0].tolist() == [0, 8]
-        assert snap.edge_index[:, -1].tolist() == [10, 6]
-        assert snap.edge_attr[:2].tolist() == pytest.approx([0.1772432178258896,
-                                                             0.8604341149330139], abs=1e-7)
+        # the real file's complete graph (self loops included): upstream's test asserts (2, 121)
+        assert snap.edge_index.shape == (2, 121) and snap.edge_attr.shape == (121,)
+        assert snap.edge_index[:, 0].tolist() == [0, 0]
+        assert snap.edge_index[:, -1].tolist() == [10, 10]
+        assert snap.edge_attr[:2].tolist() == pytest.approx([0.8245026469230652,
+                                                             0.8271467089653015], abs=1e-7)
     # values computed with upstream 0.56.2 on the same file (its constructor,
     # which raises because graphmining.ai is gone, bypassed): identical snapshots
     assert first.x.flatten()[:3].tolist() == pytest.approx(
-        [0.16657055914402008, -0.10426794737577438, -0.37996557354927063], abs=1e-7)
+        [1.4309133291244507, 1.3549954891204834, 1.0554068088531494], abs=1e-7)
     assert first.y[:3].tolist() == pytest.approx(
-        [-0.8574685454368591, -1.0997127294540405, 0.5079042315483093], abs=1e-7)
+        [-0.637290894985199, 0.9518336653709412, -1.105838656425476], abs=1e-7)
     sums = [snap.double().sum().item() for snap in (first.x, last.x, first.y, last.y)]
-    assert sums == pytest.approx([18.95665529370308, 23.534534907434136, 0.36121998727321625,
-                                  0.015384465456008911], abs=1e-9)
+    assert sums == pytest.approx([-15.01276913098991, -17.145389024168253, 0.44029565155506134,
+                                  -0.6677197515964508], abs=1e-9)
 
 
 def test_lags(small_path):
