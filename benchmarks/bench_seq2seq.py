@@ -31,6 +31,11 @@ measured step, so it includes the interpreter, torch and the data; on CUDA
 ``torch.cuda.max_memory_allocated``); "delta" is the peak minus the resident
 set before the step; "per sample" is delta / B. The step time is a second
 step after the measured one (the first builds the graph's cached supports).
+
+Each case fixes glibc's mmap threshold as the training scripts do
+(:func:`torch_geometric_temporal._memory.return_freed_memory`), so freed
+activations leave the resident set; set ``MALLOC_MMAP_THRESHOLD_`` to
+measure another allocator setting.
 """
 import argparse
 import json
@@ -57,10 +62,14 @@ def one_step(case: Dict) -> Dict:
     import torch
 
     from bench_dcrnn import BAY, bay_graph, synthetic_graph
-    from torch_geometric_temporal._memory import peak_rss_mb, reset_peak_rss, rss_mb
+    from torch_geometric_temporal._memory import peak_rss_mb, reset_peak_rss, return_freed_memory, rss_mb
     from torch_geometric_temporal.train.models import build_model
     from torch_geometric_temporal.train.recipes import RECIPES
     from torch_geometric_temporal.train.step import train_step
+
+    # the allocator setting of the training scripts (run_experiment): freed
+    # activations leave RSS at once; MALLOC_MMAP_THRESHOLD_ in the environment wins
+    return_freed_memory()
 
     if case.get("threads"):
         torch.set_num_threads(case["threads"])

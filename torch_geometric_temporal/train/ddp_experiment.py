@@ -33,7 +33,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from torch_geometric_temporal._memory import peak_rss_mb, rss_mb
+from torch_geometric_temporal._memory import peak_rss_mb, return_freed_memory, rss_mb
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset.loader_base import LoadedData
 from torch_geometric_temporal.dataset.scaling import Scaler
@@ -186,6 +186,7 @@ def train_rank(ctx: RankContext, job: DDPJob) -> Dict[str, Any]:
     from torch_geometric_temporal._pyg import pyg
 
     pyg("utils")
+    return_freed_memory()  # as a single process does (run_experiment)
     rss0 = rss_mb()
     t0 = time.perf_counter()
     seed_everything(config.seed)

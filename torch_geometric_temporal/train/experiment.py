@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Optional, Sequence
 
 import torch
 
+from torch_geometric_temporal._memory import return_freed_memory
 from torch_geometric_temporal._optional import require
 from torch_geometric_temporal.dataset.loader_base import LoadedData
 from torch_geometric_temporal.train.checkpoint import check_identity, data_fingerprint, kept_settings, load_checkpoint
@@ -258,6 +259,7 @@ def run_experiment(spec: DatasetSpec, config: RunConfig, callbacks: Sequence[Any
 
     t_start = time.perf_counter()
     configure_logging(config)
+    return_freed_memory()  # freed activations leave RSS at once (see _memory.return_freed_memory)
     device = run_device(config)
     if device.type == "cuda":  # the current device: nothing (a context, an allocation) lands on cuda:0 by default
         torch.cuda.set_device(device)
