@@ -168,3 +168,35 @@ def test_base_and_index_train_identically_on_metr_la(model, metr_la_dir, tmp_pat
     for b, i in zip(base, index):
         assert b["train_mae"] == i["train_mae"] and b["val_mae"] == i["val_mae"], (model, b, i)
     assert base[0]["train_mae"] != base[1]["train_mae"]  # it trained
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_pems_ddp_trains_the_attention_models(metr_la_dir, tmp_path):
+    """Two DDP ranks: every trainable parameter gets a gradient (MTGNN's unused upstream convolutions are
+    frozen), so DDP's reducer finishes; --lr 0 keeps the broadcast weights, so the test MAE equals one
+    process's."""
+    pytest.importorskip("distributed")
+    from torch_geometric_temporal.distributed.cluster import close_cluster, start_cluster
+    from torch_geometric_temporal.train.ddp_experiment import run_ddp_experiment
+    from torch_geometric_temporal.train.experiment import run_experiment
+
+    ddp = load_script("pems_ddp")
+
+    def args(model, out, npar, lr):
+        return ddp.parse_args(["--dataset", "metr-la", "--data-dir", str(metr_la_dir), "--out-dir", str(out),
+                               "-m", "index", "-np", str(npar), "--epochs", "1", "--batch-size", "8",
+                               "--hidden", "4", "--layers", "1", "--model", model, "--lr", lr, "-q",
+                               "--device", "cpu", "--timeout", "120", "--collective-timeout", "30"])
+
+    cluster, client = start_cluster(2, timeout=60)
+    try:
+        single = run_experiment(*args("mtgnn", tmp_path / "single", 1, "0"))["test"]
+        result = run_ddp_experiment(*args("mtgnn", tmp_path / "ddp", 2, "0"), client=client)["test"]
+        assert result["count"] == single["count"] > 0
+        assert result["mae"] == pytest.approx(single["mae"], rel=1e-5)
+        for model in ("stgcn", "astgcn", "mstgcn", "gman"):
+            trained = run_ddp_experiment(*args(model, tmp_path / model, 2, "0.01"), client=client)
+            assert [row["epoch"] for row in trained["history"]] == [1] and trained["history"][0]["train_mae"] > 0
+    finally:
+        close_cluster(cluster, client)
