@@ -18,9 +18,10 @@ Cases (each measurement in its own subprocess):
 * ``cali``: all-California size, N = 11,160, a synthetic directed graph of
   the real PeMS degree (10 out-edges per node, about 111,000 edges): the
   largest ``B`` (up to ``--max-batch``) whose training step completes under
-  ``--cap-gib`` of RSS, recompute off and on, found by doubling then
-  bisection, each probe its own process killed by a monitor when its RSS
-  passes the cap; and that step's time.
+  ``--cap-gib`` of RSS, recompute off and on: ``--max-batch`` first, else
+  doubling then bisection, each probe its own process killed by a monitor
+  when its RSS passes the cap; and that step's time (the first step: a
+  second one would double the run at this size).
 * ``project``: the per-GPU memory of ``B = 64`` at N = 11,160 in fp32 and
   bf16, projected from the measured per-sample figures (``cali``'s largest
   step, else ``bay``'s scaled by N), next to a 40 GB and an 80 GB GPU. bf16
@@ -69,7 +70,8 @@ def one_step(case: Dict) -> Dict:
 
     # the allocator setting of the training scripts (run_experiment): freed
     # activations leave RSS at once; MALLOC_MMAP_THRESHOLD_ in the environment wins
-    return_freed_memory()
+    if case.get("malloc", "fixed") == "fixed":
+        return_freed_memory()
 
     if case.get("threads"):
         torch.set_num_threads(case["threads"])
@@ -109,13 +111,16 @@ def one_step(case: Dict) -> Dict:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
         before = torch.cuda.memory_allocated() / 2 ** 20
+    t0 = time.perf_counter()
     loss = step()
     sync()
-    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else peak_rss_mb()
-    t0 = time.perf_counter()
-    step()
-    sync()
     seconds = time.perf_counter() - t0
+    peak = torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda" else peak_rss_mb()
+    if case.get("repeat", True):  # time a second step (the first also builds the graph's supports)
+        t0 = time.perf_counter()
+        step()
+        sync()
+        seconds = time.perf_counter() - t0
     return {"nodes": n, "edges": int(edge_index.size(1)), "graph": graph, "batch": B, "peak_mib": peak,
             "delta_mib": peak - before, "per_sample_mib": (peak - before) / B, "step_s": seconds, "loss": loss,
             "peak_reset": reset, "threads": torch.get_num_threads()}
@@ -163,11 +168,15 @@ def probe(case: Dict, cap_bytes: Optional[int], timeout: float) -> Dict:
 
 
 def largest_batch(fits: Callable[[int], Dict], max_batch: int) -> Tuple[Optional[Dict], List[Dict]]:
-    r"""The largest ``B <= max_batch`` with ``fits(B)["ok"]``: doubling from
-    1, then bisection between the last success and the first failure (a
-    step that fits at ``B`` is assumed to fit below it). Returns the best
-    probe (``None``: not even ``B = 1``) and every probe."""
-    probes: List[Dict] = []
+    r"""The largest ``B <= max_batch`` with ``fits(B)["ok"]``: ``max_batch``
+    first (one probe when it fits), else doubling from 1, then bisection
+    between the last success and the first failure (a step that fits at
+    ``B`` is assumed to fit below it). Returns the best probe (``None``: not
+    even ``B = 1``) and every probe."""
+    first = fits(max_batch)
+    if first["ok"]:
+        return first, [first]
+    probes: List[Dict] = [first]
     best, lo, hi = None, 0, None
     b = 1
     while True:
@@ -180,6 +189,9 @@ def largest_batch(fits: Callable[[int], Dict], max_batch: int) -> Tuple[Optional
             b = min(2 * b, max_batch)
         else:
             hi = b
+            break
+        if b >= max_batch:  # max_batch failed first: no need to probe it again
+            hi = max_batch
             break
     while hi - lo > 1:
         mid = (lo + hi) // 2
@@ -230,6 +242,9 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None, help="torch threads of each case (default: torch's)")
     p.add_argument("--timeout", type=float, default=None, help="seconds one probe may take")
     p.add_argument("--json", default=None, help="also write the results here")
+    p.add_argument("--malloc", choices=("fixed", "default"), default="fixed",
+                   help="glibc mmap threshold: fixed at 128 KiB as the training scripts set it, or glibc's "
+                        "default (dynamic: freed heap memory stays resident)")
     p.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
@@ -250,11 +265,12 @@ def main(argv=None) -> int:
             print("# --device cuda: no CUDA device here (torch.cuda.is_available() is False); nothing run")
             return 0
     cap = None if args.device.startswith("cuda") else int(sizes["cap_gib"] * GIB)
-    base = {"device": args.device, "amp": args.amp, "threads": args.threads}
+    base = {"device": args.device, "amp": args.amp, "threads": args.threads, "malloc": args.malloc}
     results: Dict[str, object] = {"device": args.device, "amp": args.amp, "quick": args.quick,
                                   "cap_gib": None if cap is None else sizes["cap_gib"]}
     memory = "peak allocated MiB" if cap is None else "peak RSS MiB"
-    print(f"# bench_seq2seq: DCRNN recipe, one training step, device {args.device}, amp {args.amp}"
+    print(f"# bench_seq2seq: DCRNN recipe, one training step, device {args.device}, amp {args.amp}, "
+          f"malloc {args.malloc}"
           f"{' (quick sizes)' if args.quick else ''}")
 
     if "bay" in cases:
@@ -278,11 +294,11 @@ def main(argv=None) -> int:
         n = sizes["cali_nodes"]
         print(f"\n## (b) N = {n:,} (synthetic graph, 10 out-edges per node): largest B <= {sizes['max_batch']} "
               + ("" if cap is None else f"under {sizes['cap_gib']:g} GiB RSS"))
-        print(f"| recompute | largest B | {memory} | per sample MiB | step s | probes (B: ok/why) |")
+        print(f"| recompute | largest B | {memory} | per sample MiB | step s (first step) | probes (B: ok/why) |")
         print("|---|---|---|---|---|---|")
         results["cali"] = {}
         for rc in (False, True):
-            best, probes = largest_batch(lambda b: probe(dict(base, graph="cali", nodes=n, batch=b, recompute=rc),
+            best, probes = largest_batch(lambda b: probe(dict(base, graph="cali", nodes=n, batch=b, recompute=rc, repeat=False),
                                                          cap, sizes["timeout"]), sizes["max_batch"])
             results["cali"]["on" if rc else "off"] = {"best": best, "probes": probes}
             tried = ", ".join(f"{q['batch']}: {'ok' if q['ok'] else q['why']}" for q in probes)

@@ -21,7 +21,7 @@ def bench():
     return module
 
 
-def test_largest_batch_doubles_then_bisects(bench):
+def test_largest_batch_tries_the_target_then_doubles_and_bisects(bench):
     calls = []
 
     def fits_up_to(limit):
@@ -31,14 +31,17 @@ def test_largest_batch_doubles_then_bisects(bench):
         return fits
 
     best, probes = bench.largest_batch(fits_up_to(11), 64)
-    assert best["batch"] == 11 and calls == [1, 2, 4, 8, 16, 12, 10, 11]
+    assert best["batch"] == 11 and calls == [64, 1, 2, 4, 8, 16, 12, 10, 11]
     assert [p["batch"] for p in probes] == calls
     calls.clear()
-    best, _ = bench.largest_batch(fits_up_to(100), 48)  # capped: 32 then 48
-    assert best["batch"] == 48 and calls == [1, 2, 4, 8, 16, 32, 48]
+    best, _ = bench.largest_batch(fits_up_to(100), 48)  # the target fits: one probe
+    assert best["batch"] == 48 and calls == [48]
+    calls.clear()
+    best, _ = bench.largest_batch(fits_up_to(40), 48)  # 32 fits, 48 failed first: bisect 32..48
+    assert best["batch"] == 40 and calls == [48, 1, 2, 4, 8, 16, 32, 40, 44, 42, 41]
     calls.clear()
     best, probes = bench.largest_batch(fits_up_to(0), 64)
-    assert best is None and calls == [1]
+    assert best is None and calls == [64, 1]
 
 
 def test_projection_halves_fp32_for_bf16(bench):
