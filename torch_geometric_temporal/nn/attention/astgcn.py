@@ -85,12 +85,13 @@ def chebyshev_dense(index: Tensor, value: Tensor, num_nodes: int, K: int,
     return polys[start:]
 
 
-def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int,
-                       K: int) -> Tuple[Tensor, Tensor, Tensor]:
+def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int, K: int,
+                       polys: Optional[List[Tensor]] = None) -> Tuple[Tensor, Tensor, Tensor]:
     r"""The nonzero entries of :math:`T_0(\hat{\mathbf{L}}), \dots,
     T_{K-1}(\hat{\mathbf{L}})` as one list: polynomial order ``(nnz,)``,
     indices ``(2, nnz)`` (row :math:`i`, column :math:`j`) and values
-    ``(nnz,)``. Orders :math:`k \ge 2` go through :func:`chebyshev_dense`."""
+    ``(nnz,)``. Orders :math:`k \ge 2` are taken from ``polys`` (the dense
+    :func:`chebyshev_dense` of every order, computed when not given)."""
     eye = torch.arange(num_nodes, device=index.device)
     orders = [torch.zeros_like(eye)]
     indices = [torch.stack([eye, eye])]
@@ -99,7 +100,9 @@ def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int,
         orders.append(torch.ones_like(index[0]))
         indices.append(index)
         values.append(value)
-    for k, T in enumerate(chebyshev_dense(index, value, num_nodes, K, start=2), start=2):
+    if polys is None:
+        polys = chebyshev_dense(index, value, num_nodes, K)
+    for k, T in enumerate(polys[2:K], start=2):
         nz = T.detach().nonzero().t()
         orders.append(torch.full_like(nz[0], k))
         indices.append(nz)
@@ -107,12 +110,110 @@ def chebyshev_supports(index: Tensor, value: Tensor, num_nodes: int,
     return torch.cat(orders), torch.cat(indices, dim=1), torch.cat(values)
 
 
+def _support_size(polys: List[Tensor], num_entries: int) -> int:
+    r"""The number of per-entry messages of :class:`ChebConvAttention`:
+    :math:`N` (order 0) + ``num_entries`` (order 1) + the nonzeros of the
+    orders :math:`k \ge 2` (edges within :math:`k` hops)."""
+    return polys[0].size(0) + (num_entries if len(polys) > 1 else 0) + sum(
+        int(torch.count_nonzero(T.detach())) for T in polys[2:])
+
+
+#: Elements of the largest transient (chunk, entries, F) message tensor.
+_CHUNK_ELEMENTS = 1 << 22
+
+
+def _batch_chunks(batch: int, per_item: int) -> List[slice]:
+    step = max(1, _CHUNK_ELEMENTS // max(per_item, 1))
+    return [slice(s, min(s + step, batch)) for s in range(0, batch, step)]
+
+
+def _scatter(weight: Tensor, x: Tensor, rows: Tensor, cols: Tensor, size: int) -> Tensor:
+    r"""``out[:, rows[e]] += weight[:, e] * x[:, cols[e]]``: ``weight (B, E)``,
+    ``x (B, M, F)`` -> ``(B, size, F)``, the ``(B, E, F)`` messages made
+    a few batch items at a time."""
+    out = x.new_zeros(x.size(0), size, x.size(2))
+    for part in _batch_chunks(x.size(0), rows.numel() * x.size(2)):
+        out[part].index_add_(1, rows, weight[part].unsqueeze(-1) * x[part][:, cols])
+    return out
+
+
+class _EntryProduct(torch.autograd.Function):
+    r"""``out[:, rows[e]] += weight[:, e] * x[:, cols[e]]`` keeping only its
+    inputs for the backward pass (autograd would keep the ``(B, E, F)``
+    messages and gathered features, twice the messages' size)."""
+
+    @staticmethod
+    def forward(ctx, weight: Tensor, x: Tensor, rows: Tensor, cols: Tensor, size: int) -> Tensor:
+        ctx.save_for_backward(weight, x, rows, cols)
+        return _scatter(weight, x, rows, cols, size)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        weight, x, rows, cols = ctx.saved_tensors
+        grad_weight = grad_x = None
+        if ctx.needs_input_grad[1]:
+            grad_x = _scatter(weight, grad, cols, rows, x.size(1))
+        if ctx.needs_input_grad[0]:
+            grad_weight = weight.new_empty(weight.shape)
+            for part in _batch_chunks(x.size(0), rows.numel() * x.size(2)):
+                grad_weight[part] = (grad[part][:, rows] * x[part][:, cols]).sum(-1)
+        return grad_weight, grad_x, None, None, None
+
+
+class _DenseProduct(torch.autograd.Function):
+    r"""``out[:, :, k] = (S * T_k)^T x`` for ``S (B, N, N)``, ``x (B, N, F)``
+    and :math:`T_0 = \mathbf{I}` (the diagonal of ``S`` times ``x``),
+    ``T_1, ..., T_{K-1}`` given as :math:`(N, N)` tensors -> ``(B, N, K, F)``,
+    keeping only its inputs for the backward pass (autograd would keep every
+    :math:`(B, N, N)` product :math:`\mathbf{S} \odot T_k`); one batch
+    item's :math:`(N, N)` product is alive at a time."""
+
+    @staticmethod
+    def forward(ctx, S: Tensor, x: Tensor, *T: Tensor) -> Tensor:
+        ctx.save_for_backward(S, x, *T)
+        out = x.new_empty(x.size(0), x.size(1), len(T) + 1, x.size(2))
+        out[:, :, 0] = S.diagonal(dim1=1, dim2=2).unsqueeze(-1) * x
+        for b in range(x.size(0)):
+            for k, Tk in enumerate(T, start=1):
+                out[b, :, k] = (S[b] * Tk).t() @ x[b]
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        S, x, *T = ctx.saved_tensors
+        need_S, need_x, *need_T = ctx.needs_input_grad
+        diag = S.diagonal(dim1=1, dim2=2).unsqueeze(-1)
+        grad_x = diag * grad[:, :, 0] if need_x else None
+        grad_S = None
+        if need_S:
+            grad_S = torch.zeros_like(S)
+            grad_S.diagonal(dim1=1, dim2=2).copy_((x * grad[:, :, 0]).sum(-1))
+        grad_T = [torch.zeros_like(Tk) if need else None for Tk, need in zip(T, need_T)]
+        for b in range(x.size(0)):
+            for k, Tk in enumerate(T, start=1):
+                g = grad[b, :, k]
+                if need_x:
+                    grad_x[b] += (S[b] * Tk) @ g
+                if need_S or need_T[k - 1]:
+                    d = x[b] @ g.t()  # d loss / d (S_b * T_k): (N, N)
+                    if need_T[k - 1]:
+                        grad_T[k - 1] += S[b] * d
+                    if need_S:
+                        grad_S[b] += d.mul_(Tk)
+        return (grad_S, grad_x, *grad_T)
+
+
 def dense_is_smaller(K: int, num_nodes: int, num_entries: int, width: int) -> bool:
     r"""Whether :class:`ChebConvAttention` should use dense :math:`(N, N)`
-    products (memory per batch item :math:`K N^2`) rather than per-entry
-    messages (at least :math:`(N + E')\,F'` for :math:`E'` Laplacian
-    entries and :math:`F'` features)."""
-    return K * num_nodes * num_nodes <= (num_nodes + num_entries) * width
+    products rather than per-entry messages: :math:`K N^2 \le` ``num_entries``
+    :math:`\times` ``width``, with ``num_entries`` the messages per feature
+    (:math:`N` + the nonzeros of every :math:`T_k(\hat{\mathbf{L}})`, see
+    :func:`_support_size`). Neither path keeps more than its inputs for the
+    backward pass, so this is a speed choice; it tracks the measured
+    crossover (one CPU thread: dense products cost about 20 ns per
+    :math:`N^2` entry plus 0.03 ns per entry and feature, gathered messages
+    about 30 ns per entry and feature)."""
+    return K * num_nodes * num_nodes <= num_entries * width
 
 
 class ChebConvAttention(torch.nn.Module):
@@ -133,11 +234,13 @@ class ChebConvAttention(torch.nn.Module):
     this is :class:`~torch_geometric.nn.conv.ChebConv`). The caller's
     :math:`\mathbf{S}` is a dense :math:`(B, N, N)` tensor and orders
     :math:`k \ge 2` are built as dense :math:`N \times N` matrices: memory
-    grows as :math:`N^2`. The products are batched dense :math:`(N, N)`
-    matrix products or, where that holds fewer values
-    (:func:`dense_is_smaller`: few features, sparse graph), messages over
-    the nonzero entries of each :math:`T_k(\hat{\mathbf{L}})` (edges within
-    :math:`k` hops); both give the same result.
+    grows as :math:`N^2`. The products are dense :math:`(N, N)` matrix
+    products or, where those would be slower (:func:`dense_is_smaller`: few
+    features, sparse graph), messages over the nonzero entries of each
+    :math:`T_k(\hat{\mathbf{L}})` (edges within :math:`k` hops); both give
+    the same result and keep only :math:`\mathbf{S}`, :math:`\mathbf{X}`
+    and the graph for the backward pass (no per-order :math:`(B, N, N)`
+    product, no :math:`(B, E', F)` messages: the backward pass remakes them).
 
     **Difference from upstream PyTorch Geometric Temporal 0.56.2**, whose
     ``state_dict`` (``_weight`` of shape :math:`(K, F, C)`, ``_bias``) and
@@ -227,12 +330,12 @@ class ChebConvAttention(torch.nn.Module):
         if self.upstream_formula:
             return self._upstream_basis(x, index, value, S)
         value = value.to(x.dtype)
-        if dense_is_smaller(K, N, value.numel(), Fx):
-            return torch.stack([(S * T).transpose(1, 2) @ x
-                                for T in chebyshev_dense(index, value, N, K)], dim=2)
-        order, (i, j), v = chebyshev_supports(index, value, N, K)
-        msg = (S[:, i, j] * v).unsqueeze(-1) * x[:, i]
-        Z = x.new_zeros(B, K * N, Fx).index_add_(1, order * N + j, msg)
+        polys = chebyshev_dense(index, value, N, K)
+        if dense_is_smaller(K, N, _support_size(polys, value.numel()), Fx):
+            return _DenseProduct.apply(S, x, *polys[1:])
+        order, (i, j), v = chebyshev_supports(index, value, N, K, polys)
+        del polys
+        Z = _EntryProduct.apply(S[:, i, j] * v, x, order * N + j, i, K * N)
         return Z.view(B, K, N, Fx).transpose(1, 2)
 
     def _upstream_basis(self, x: Tensor, index: Tensor, value: Tensor, S: Tensor) -> Tensor:
@@ -353,7 +456,10 @@ class SpatialAttention(torch.nn.Module):
     def forward(self, X: torch.FloatTensor) -> torch.FloatTensor:
         LHS = torch.matmul(torch.matmul(X, self._W1), self._W2)  # (B, N, T)
         RHS = torch.matmul(self._W3, X).transpose(-1, -2)  # (B, T, N)
-        S = torch.matmul(self._Vs, torch.sigmoid(torch.matmul(LHS, RHS) + self._bs))
+        sig = torch.sigmoid(torch.matmul(LHS, RHS) + self._bs)  # (B, N, N)
+        # bmm with Vs broadcast (a view): autograd keeps sig, which the sigmoid
+        # keeps anyway, where matmul would keep a transposed (B N, N) copy of it
+        S = torch.bmm(self._Vs.expand(sig.size(0), -1, -1), sig)
         return F.softmax(S, dim=1)
 
 
@@ -518,9 +624,16 @@ class ASTGCN(torch.nn.Module):
     gives ``num_for_predict`` values per node.
 
     Every block builds :math:`N \times N` matrices: its spatial attention
-    parameters and output (:math:`B N^2` values per block, kept for the
-    backward pass), and for :math:`K \ge 3` the Chebyshev polynomials
-    :math:`T_k(\hat{\mathbf{L}})`; memory grows as :math:`N^2`.
+    parameters and output (the attention's sigmoid and softmax,
+    :math:`2 B N^2` values per block, are kept for the backward pass), and
+    for :math:`K \ge 3` the Chebyshev polynomials
+    :math:`T_k(\hat{\mathbf{L}})`; memory grows as :math:`N^2`. Measured
+    (``benchmarks/bench_astgcn.py``: 2 blocks, 2 input features, 64/64
+    filters, :math:`K = 3`, 12 steps, one static graph of about 8 links per
+    node, one training step on CPU): 20 MB for one sample at PeMS-BAY size
+    (:math:`N = 325`, +21 MB per further sample), 257 MB at PeMS-All-LA size
+    (:math:`N = 2{,}716`, +248 MB per further sample; :math:`B = 11`:
+    2.9 GiB); upstream 0.56.2's formula needs about 2.2-2.6x that.
 
     **Differences from upstream PyTorch Geometric Temporal 0.56.2** (whose
     constructor, ``state_dict`` keys and checkpoints are kept): the graph
