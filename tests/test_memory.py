@@ -34,8 +34,8 @@ def test_freed_tensors_leave_the_resident_set():
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     default, fixed = _run("default", env), _run("fixed", env)
     assert fixed["fixed"] is True
-    assert fixed["freed_mb"] > 80          # ~100 MiB given back
-    assert default["freed_mb"] < 20        # glibc's default keeps the fragmented heap resident
+    # fixed: ~100 MiB given back; glibc's default keeps the fragmented heap resident (~0)
+    assert fixed["freed_mb"] > default["freed_mb"] + 50, (default, fixed)
 
 
 def test_users_setting_wins(monkeypatch):
