@@ -1,6 +1,6 @@
 """_memory.return_freed_memory: freed tensor memory leaves the resident set
-(glibc's mmap threshold fixed), checked against glibc's default in the same
-allocation pattern."""
+(glibc's mmap threshold fixed) in an allocation pattern where glibc's default
+keeps it (a large free first, then interleaved frees)."""
 import json
 import os
 import subprocess
@@ -34,8 +34,11 @@ def test_freed_tensors_leave_the_resident_set():
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
     default, fixed = _run("default", env), _run("fixed", env)
     assert fixed["fixed"] is True
-    # fixed: ~100 MiB given back; glibc's default keeps the fragmented heap resident (~0)
-    assert fixed["freed_mb"] > default["freed_mb"] + 50, (default, fixed)
+    # fixed: the ~100 MiB freed are given back at once. glibc's default keeps
+    # the fragmented heap resident when run alone (freed ~0 MiB), but whether it
+    # does depends on the environment the suite leaves (it gave memory back in a
+    # full CI run), so it is reported, not asserted.
+    assert fixed["freed_mb"] > 80, (default, fixed)
 
 
 def test_users_setting_wins(monkeypatch):
