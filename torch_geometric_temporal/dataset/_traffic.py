@@ -24,6 +24,7 @@ import torch
 
 from torch_geometric_temporal._atomic import atomic_write
 from torch_geometric_temporal.dataset._files import (
+    FiniteSensorScan,
     PathLike,
     atomic_save_npy,
     check_array,
@@ -42,7 +43,12 @@ from torch_geometric_temporal.dataset._files import (
     resolve_data_dir,
     searched_dirs,
 )
-from torch_geometric_temporal.dataset._hdf5 import open_speed_table, speed_values, time_of_day
+from torch_geometric_temporal.dataset._hdf5 import (
+    SpeedTable,
+    open_speed_table,
+    speed_values,
+    time_of_day,
+)
 from torch_geometric_temporal.dataset.loader_base import (
     Device,
     Ratio,
@@ -54,6 +60,11 @@ from torch_geometric_temporal.dataset.windows import WindowSpec
 from torch_geometric_temporal.signal import StaticGraphTemporalSignal
 
 log = logging.getLogger(__name__)
+
+#: Bytes of ``(n, N, 2)`` float32 output converted per row block by
+#: :func:`save_speed_npy` (what bounds the memory of a ``.h5`` -> ``.npy``
+#: conversion, whatever the length of the series).
+CONVERT_CHUNK_BYTES = 64 << 20
 
 
 def column_order(columns: Sequence[Any], sensor_ids: Sequence[Any]) -> Optional[List[int]]:
@@ -67,17 +78,13 @@ def column_order(columns: Sequence[Any], sensor_ids: Sequence[Any]) -> Optional[
     return [position[s] for s in sensor_ids]
 
 
-def read_speed_table(speed_path: PathLike, sensor_ids: Sequence[str],
-                     adj_path: Optional[PathLike] = None) -> Tuple[np.ndarray, np.ndarray]:
-    r"""Read a DCRNN-style pandas HDF5 speed table (key ``df``,
-    DatetimeIndex x sensors) as ``(speeds (T, N) float32, time_of_day (T,))``
-    without unpickling anything (see
-    :func:`~torch_geometric_temporal.dataset._hdf5.open_speed_table`).
-
-    Columns are put in :obj:`sensor_ids` order when they are the same ids in
-    another order; the time of day is the fraction of the day of each index
-    entry, as in DCRNN's ``generate_training_data``. Needs tables.
-    """
+def open_sensor_table(speed_path: PathLike, sensor_ids: Sequence[str],
+                      adj_path: Optional[PathLike] = None
+                      ) -> Tuple[SpeedTable, Optional[List[int]]]:
+    r"""``(table, order)``: the layout of a DCRNN-style pandas HDF5 speed
+    table (nothing but metadata is read) and the column positions that put it
+    in :obj:`sensor_ids` order (``None``: file order), checked against the
+    sensors. Needs tables."""
     name, adj_path = str(speed_path), adj_path or "the adjacency"
     table = open_speed_table(speed_path, "df")
     if table.unit is None:
@@ -90,8 +97,62 @@ def read_speed_table(speed_path: PathLike, sensor_ids: Sequence[str],
     if order is None and [str(s) for s in sensor_ids] != table.columns:
         log.warning("%s: sensor columns differ from the ids in %s; using column order.",
                     name, adj_path)
+    return table, order
+
+
+def read_speed_table(speed_path: PathLike, sensor_ids: Sequence[str],
+                     adj_path: Optional[PathLike] = None) -> Tuple[np.ndarray, np.ndarray]:
+    r"""Read a DCRNN-style pandas HDF5 speed table (key ``df``,
+    DatetimeIndex x sensors) as ``(speeds (T, N) float32, time_of_day (T,))``
+    without unpickling anything (see
+    :func:`~torch_geometric_temporal.dataset._hdf5.open_speed_table`).
+
+    Columns are put in :obj:`sensor_ids` order when they are the same ids in
+    another order; the time of day is the fraction of the day of each index
+    entry, as in DCRNN's ``generate_training_data``. Needs tables.
+    """
+    table, order = open_sensor_table(speed_path, sensor_ids, adj_path)
     speeds, index = table.read(order=order)
     return speeds, time_of_day(index)
+
+
+def save_speed_npy(path: PathLike, table: SpeedTable, order: Optional[Sequence[int]],
+                   check: Optional[Callable[[np.ndarray], None]] = None,
+                   finish: Optional[Callable[[], None]] = None,
+                   chunk_bytes: Optional[int] = None) -> None:
+    r"""Write the ``(T, N, 2)`` float32 series of :obj:`table` (speed, time
+    of day; columns in :obj:`order`) to the ``.npy`` file :obj:`path` out of
+    core: row blocks of about :obj:`chunk_bytes` (default
+    :data:`CONVERT_CHUNK_BYTES`) are read and appended to a temporary file
+    next to :obj:`path`, which replaces it atomically once complete. The file
+    equals ``np.save(path, speed_values(*read_speed_table(...)))`` byte for
+    byte.
+
+    Args:
+        check (callable, optional): called with each block in order.
+        finish (callable, optional): called once every block is written,
+            before the file is published.
+        chunk_bytes (int, optional): output bytes per block.
+
+    An exception (from :obj:`check`, :obj:`finish` or the read) leaves
+    :obj:`path` as it was and no temporary file.
+    """
+    num_rows, num_nodes = table.num_rows, len(table.columns)
+    row_bytes = num_nodes * 2 * np.dtype(np.float32).itemsize
+    step = max(1, (chunk_bytes or CONVERT_CHUNK_BYTES) // max(1, row_bytes))
+    with atomic_write(path, "wb") as handle:
+        header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)),
+                  "fortran_order": False, "shape": (num_rows, num_nodes, 2)}
+        np.lib.format.write_array_header_1_0(handle, header)
+        for start in range(0, num_rows, step):
+            speeds, index = table.read(start, start + step, order)
+            block = speed_values(speeds, time_of_day(index))
+            del speeds
+            if check is not None:
+                check(block)
+            handle.write(block.data)
+        if finish is not None:
+            finish()
 
 
 class TrafficDatasetLoader(WindowedDatasetLoader):
@@ -323,7 +384,7 @@ class NpyZipTrafficLoader(TrafficDatasetLoader):
         log.info("Converting DCRNN's %s and %s to %s and %s", adj_pkl, speed_h5, adj, values)
         sensor_ids, _, matrix = load_adjacency_pickle(adj_pkl, num_nodes=self.num_nodes)
         atomic_save_npy(adj, matrix)
-        atomic_save_npy(values, speed_values(*read_speed_table(speed_h5, sensor_ids, adj_pkl)))
+        save_speed_npy(values, *open_sensor_table(speed_h5, sensor_ids, adj_pkl))
 
     def read_adjacency(self) -> np.ndarray:
         r"""The ``(N, N)`` float32 adjacency from ``<adj>.npy`` (finite,
@@ -469,22 +530,46 @@ class HDF5TrafficLoader(TrafficDatasetLoader):
     def read_data(self, mmap: bool = False) -> np.ndarray:
         r"""The ``(T, N, 2)`` float32 series (speed, time of day). With
         :obj:`mmap`, a ``.npy`` copy (:attr:`cache_path`) is written once
-        (atomically) and memory-mapped read-only; it is rewritten whenever the
-        content of the speed table or of the adjacency pickle (which fixes the
-        sensor order) differs from what it was made from (recorded in its
-        ``.source.json`` sidecar: size, times, SHA-256)."""
+        (atomically, block by block: memory bounded by
+        :data:`CONVERT_CHUNK_BYTES`, not by the series) and memory-mapped
+        read-only; it is rewritten whenever the content of the speed table
+        or of the adjacency pickle (which fixes the sensor order) differs from
+        what it was made from (recorded in its ``.source.json`` sidecar: size,
+        times, SHA-256)."""
         sources = [self.speed_path, self.adj_path]
         cache = self.cache_path
         if mmap and is_fresh(cache, sources):
             values = np.load(cache, mmap_mode="r", allow_pickle=False)
             return check_array(values, str(cache), (None, None, self.num_features), kind="f")
-        prints = fingerprints(sources) if mmap else None
-        values = speed_values(*self.read_speeds())
-        self._check_values(values, str(self.speed_path), values.shape[1],
-                           sensor_ids=self.read_sensors()[0])
         if not mmap:
+            values = speed_values(*self.read_speeds())
+            self._check_values(values, str(self.speed_path), values.shape[1],
+                               sensor_ids=self.read_sensors()[0])
             return values
-        atomic_save_npy(cache, values)
+        prints = fingerprints(sources)
+        self._convert_cache(cache)
         record_sources(cache, prints)
-        del values
         return np.load(cache, mmap_mode="r", allow_pickle=False)
+
+    def _convert_cache(self, cache: Path) -> None:
+        r"""Write :attr:`cache` from the speed table block by block
+        (:func:`save_speed_npy`), running :meth:`_check_values`' checks on the
+        way: shape and dtype per block, NaN/inf readings and NaN-only sensors
+        accumulated over the blocks and raised (same messages) before the file
+        is published."""
+        sensor_ids = self.read_sensors()[0]
+        table, order = open_sensor_table(self.speed_path, sensor_ids, self.adj_path)
+        name, num_nodes = str(self.speed_path), len(table.columns)
+        scan = FiniteSensorScan(num_nodes)
+
+        def check(block: np.ndarray) -> None:
+            check_array(block, name, (None, num_nodes, self.num_features), kind="f")
+            if self.validate:
+                scan.update(block[..., :1])
+
+        def finish() -> None:
+            if self.validate:
+                scan.check(name, sensor_ids=sensor_ids)
+
+        log.info("Converting %s to %s for memory mapping", self.speed_path, cache)
+        save_speed_npy(cache, table, order, check=check, finish=finish)
