@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from torch_geometric_temporal.dataset import _files
+from torch_geometric_temporal.dataset._finite import check_finite_sensors
 from torch_geometric_temporal.dataset._files import (
     RestrictedUnpickler,
     check_array,
-    check_finite_sensors,
     default_data_dir,
     extract_members,
     fetch,

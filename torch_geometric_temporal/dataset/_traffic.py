@@ -24,12 +24,10 @@ import torch
 
 from torch_geometric_temporal._atomic import atomic_write
 from torch_geometric_temporal.dataset._files import (
-    FiniteSensorScan,
     PathLike,
     atomic_save_npy,
     check_array,
     check_edge_weights,
-    check_finite_sensors,
     dense_to_edges,
     derived_path,
     extract_members,
@@ -43,6 +41,7 @@ from torch_geometric_temporal.dataset._files import (
     resolve_data_dir,
     searched_dirs,
 )
+from torch_geometric_temporal.dataset._finite import FiniteSensorScan, check_finite_sensors
 from torch_geometric_temporal.dataset._hdf5 import (
     SpeedTable,
     open_speed_table,
